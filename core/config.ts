@@ -1,0 +1,93 @@
+// One place reads and validates the environment. A bad value stops the process with one line naming the variable.
+import { z } from "zod";
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { message: "必须是 true 或 false" })
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+const int = (min: number, max: number) =>
+  z.coerce
+    .number({ message: "必须是整数" })
+    .int({ message: "必须是整数" })
+    .min(min, { message: `不能小于 ${min}` })
+    .max(max, { message: `不能大于 ${max}` });
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol.replace(/:$/, ""));
+      } catch {
+        return false;
+      }
+    },
+    { message: `必须是 ${protocols.join("/")} 地址` },
+  );
+
+export const ROLES = ["api", "bot", "jobs"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Development-only secret: refused when NODE_ENV=production. */
+const DEV_JWT_SECRET = "netbranch-dev-secret-change-me-0123456789";
+
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(["development", "production", "test"], { message: "必须是 development、production 或 test" }).default("development"),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { message: "必须是 fatal/error/warn/info/debug/trace/silent 之一" }).default("info"),
+    DATABASE_URL: url(["postgres", "postgresql"]).optional(),
+    PGLITE_DIR: z.string().min(1).default("./data/pglite"),
+    DB_CONNECT_RETRIES: int(0, 1000).default(30),
+    REDIS_URL: url(["redis", "rediss"]).optional(),
+    REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_\-.]*$/, { message: "只能包含字母、数字和 : _ - ." }).default("netbranch:"),
+    API_HOST: z.string().min(1).default("0.0.0.0"),
+    API_PORT: int(0, 65535).default(3000),
+    API_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, { message: "格式如 1mb、512kb" }).default("1mb"),
+    JWT_SECRET: z.string().min(32, { message: "至少 32 个字符" }).default(DEV_JWT_SECRET),
+    JWT_ACCESS_TTL_SECONDS: int(60, 30 * 24 * 3600).default(7200),
+    WECHAT_API_BASE: url(["http", "https"]).default("https://api.weixin.qq.com"),
+    WECHAT_MP_APPID: z.string().optional(),
+    WECHAT_MP_SECRET: z.string().optional(),
+    WECHATY_PUPPET: z
+      .enum(["wechaty-puppet-mock", "wechaty-puppet-wechat4u", "wechaty-puppet-service"], {
+        message: "必须是 wechaty-puppet-mock、wechaty-puppet-wechat4u 或 wechaty-puppet-service",
+      })
+      .default("wechaty-puppet-mock"),
+    WECHATY_PUPPET_SERVICE_TOKEN: z.string().optional(),
+    WECHATY_PUPPET_SERVICE_ENDPOINT: z.string().optional(),
+    BOT_ACCOUNT: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "只能包含字母、数字、_ 和 -（1-64 个字符）" }).default("wx-main"),
+    JOBS_HEARTBEAT_CRON: z.string().default("*/1 * * * *"),
+    SEED_ON_EMPTY: bool.default(true),
+    SEED_MEMBERS: int(0, 200000).default(25000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === "production" && env.JWT_SECRET === DEV_JWT_SECRET) {
+      ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "生产环境必须设置自己的密钥" });
+    }
+    if (env.WECHATY_PUPPET === "wechaty-puppet-service" && !env.WECHATY_PUPPET_SERVICE_TOKEN) {
+      ctx.addIssue({ code: "custom", path: ["WECHATY_PUPPET_SERVICE_TOKEN"], message: "使用 wechaty-puppet-service 时必须设置" });
+    }
+  });
+
+export type Config = z.infer<typeof envSchema> & {
+  /** embedded = PGlite + in-process coordination; service = PostgreSQL (+ Redis). */
+  dbMode: "postgres" | "pglite";
+  coordMode: "redis" | "memory";
+};
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings are treated as unset: `FOO= npm start` should mean "default", not "invalid".
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue.path[0] ?? "环境变量");
+    const got = cleaned[name];
+    const shown = got === undefined ? "" : name.includes("SECRET") || name.includes("TOKEN") ? "（值已隐藏）" : `（当前值："${got}"）`;
+    throw new ConfigError(`配置错误：${name} ${issue.message}${shown}`);
+  }
+  return {
+    ...parsed.data,
+    dbMode: parsed.data.DATABASE_URL ? "postgres" : "pglite",
+    coordMode: parsed.data.REDIS_URL ? "redis" : "memory",
+  };
+}

@@ -1,0 +1,28 @@
+import pg from "pg";
+import { Redis } from "ioredis";
+
+export default async function globalTeardown() {
+  const base = process.env.NETBRANCH_TEST_DB_ADMIN_URL;
+  const dbName = process.env.NETBRANCH_TEST_DB_NAME;
+  if (base && dbName && !process.env.KEEP_TEST_DB) {
+    const admin = new pg.Client({ connectionString: base });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+    await admin.end();
+  }
+  const prefix = process.env.NETBRANCH_TEST_REDIS_PREFIX;
+  if (prefix) {
+    const redis = new Redis(process.env.NETBRANCH_TEST_REDIS_URL!, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await redis.connect();
+      let cursor = "0";
+      do {
+        const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
+        if (keys.length) await redis.del(...keys);
+        cursor = next;
+      } while (cursor !== "0");
+    } finally {
+      redis.disconnect();
+    }
+  }
+}
