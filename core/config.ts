@@ -1,5 +1,6 @@
 // One place reads and validates the environment. A bad value stops the process with one line naming the variable.
 import { z } from "zod";
+import cron from "node-cron";
 
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no"], { message: "必须是 true 或 false" })
@@ -53,9 +54,11 @@ const envSchema = z
     WECHATY_PUPPET_SERVICE_TOKEN: z.string().optional(),
     WECHATY_PUPPET_SERVICE_ENDPOINT: z.string().optional(),
     BOT_ACCOUNT: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "只能包含字母、数字、_ 和 -（1-64 个字符）" }).default("wx-main"),
-    JOBS_HEARTBEAT_CRON: z.string().default("*/1 * * * *"),
-    SEED_ON_EMPTY: bool.default(true),
-    SEED_MEMBERS: int(0, 200000).default(25000),
+    // Risk control: at most ~1 message/s per account with random jitter (see shared/notes/wechaty.md).
+    SENDER_MIN_GAP_MS: int(0, 60_000).default(1000),
+    SENDER_JITTER_MS: int(0, 60_000).default(2000),
+    SENDER_POLL_MS: int(50, 60_000).default(1000),
+    JOBS_HEARTBEAT_CRON: z.string().refine((v) => cron.validate(v), { message: "不是有效的 cron 表达式" }).default("*/1 * * * *"),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === "production" && env.JWT_SECRET === DEV_JWT_SECRET) {

@@ -17,6 +17,8 @@ export interface Database {
   readonly sql: SqlRunner;
   /** Waits until the database answers (retrying with backoff), then applies pending migrations. */
   connect(opts?: { migrate?: boolean }): Promise<void>;
+  /** Applies pending migrations on one session; returns the names applied. */
+  migrate(): Promise<string[]>;
   /** Throws when the database does not answer (readiness check). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -46,14 +48,16 @@ function makeDatabase(
   withSession: <T>(fn: (session: SqlRunner) => Promise<T>) => Promise<T> = (fn) => fn(sql),
 ): Database {
   const log = opts.logger;
+  const migrate = () => withSession((session) => applyMigrations(session));
   return {
     kind,
+    migrate,
     prisma,
     sql,
     async ping() {
       await sql.query("SELECT 1");
     },
-    async connect({ migrate = true } = {}) {
+    async connect({ migrate: runMigrations = true } = {}) {
       const retries = opts.retries ?? 30;
       for (let attempt = 0; ; attempt++) {
         try {
@@ -66,8 +70,8 @@ function makeDatabase(
           await sleep(delay);
         }
       }
-      if (migrate) {
-        const applied = await withSession((session) => applyMigrations(session));
+      if (runMigrations) {
+        const applied = await migrate();
         if (applied.length) log?.info({ applied }, "已应用数据库迁移");
       }
     },

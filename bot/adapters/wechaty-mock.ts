@@ -1,0 +1,94 @@
+// A simulated WeChat built on wechaty-puppet-mock: the demo's county and the tests' peers. People here "say" things
+// into rooms through the mock puppet, and the bot's own sends come back as events, exactly as on a real puppet.
+import { PuppetMock, mock } from "wechaty-puppet-mock";
+
+type ContactMock = mock.ContactMock;
+type RoomMock = mock.RoomMock;
+type MessageMock = mock.MessageMock;
+
+export interface BotSaid {
+  /** Room id for group messages, contact id for private messages to that contact. */
+  conversationId: string;
+  text: string;
+  at: Date;
+}
+
+export class MockWechat {
+  readonly mocker = new mock.Mocker();
+  readonly puppet: PuppetMock;
+  readonly bot: ContactMock;
+  private listeners = new Set<(m: BotSaid) => void>();
+  readonly said: BotSaid[] = [];
+
+  constructor(botName = "支部小助手") {
+    this.puppet = new PuppetMock({ mocker: this.mocker });
+    this.bot = this.mocker.createContact({ id: "wxid_netbranch_bot", name: botName });
+  }
+
+  /** Call after the Wechaty bot has started: the mock then emits 'login' (it never emits 'ready'). */
+  login() {
+    this.mocker.login(this.bot);
+  }
+
+  logout() {
+    void this.puppet.logout();
+  }
+
+  contact(id: string, name: string): ContactMock {
+    try {
+      return this.mocker.ContactMock.load(id);
+    } catch {
+      const c = this.mocker.createContact({ id, name });
+      this.watch(c, id);
+      return c;
+    }
+  }
+
+  /** Room ids must contain "@": the mock tells rooms from contacts by it. */
+  room(id: string, topic: string, members: { id: string; name: string }[]): RoomMock {
+    const contacts = members.map((m) => this.contact(m.id, m.name));
+    const room = this.mocker.createRoom({ id, topic, memberIdList: [this.bot.id, ...contacts.map((c) => c.id)] });
+    this.watch(room, id);
+    return room;
+  }
+
+  /** `who` says `text` in the room (or privately to the bot when roomId is omitted). */
+  say(who: string, text: string, roomId?: string, mentions: string[] = []) {
+    const talker = this.mocker.ContactMock.load(who);
+    const to = roomId ? this.mocker.RoomMock.load(roomId) : this.bot;
+    talker.say(text, mentions.map((id) => this.mocker.ContactMock.load(id))).to(to);
+  }
+
+  onBotSaid(fn: (m: BotSaid) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Resolves with the bot's next message in the conversation that matches, or rejects after timeoutMs. */
+  waitForBot(conversationId: string, match: (text: string) => boolean = () => true, timeoutMs = 15_000): Promise<BotSaid> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`机器人在 ${timeoutMs} ms 内没有在 ${conversationId} 回复`));
+      }, timeoutMs);
+      const off = this.onBotSaid((m) => {
+        if (m.conversationId === conversationId && match(m.text)) {
+          clearTimeout(timer);
+          off();
+          resolve(m);
+        }
+      });
+    });
+  }
+
+  private watch(target: ContactMock | RoomMock, conversationId: string) {
+    target.on("message", (mm: MessageMock) => {
+      if (mm.payload.talkerId !== this.bot.id || typeof mm.payload.text !== "string") return;
+      // A private send to a contact arrives on that contact; the same event fires for the bot's own contact: skip it.
+      if (conversationId === this.bot.id) return;
+      const said = { conversationId, text: mm.payload.text, at: new Date() };
+      this.said.push(said);
+      for (const l of this.listeners) l(said);
+    });
+  }
+}

@@ -1,0 +1,24 @@
+// The one inbound shape every platform adapter produces. Nothing above bot/adapters/ knows which platform it was.
+
+export type ChatChannel = "WECHAT" | "QQ";
+
+export type Conversation =
+  | { kind: "group"; groupId: string; topic?: string }
+  | { kind: "private" };
+
+export interface ChatMessage {
+  channel: ChatChannel;
+  /** Our bot account name (BotAccount.name). */
+  account: string;
+  conversation: Conversation;
+  sender: { platformUserId: string; displayName: string };
+  text: string;
+  /** Platform user ids mentioned in the message. */
+  mentions: string[];
+  mentionsMe: boolean;
+  /** Absent when the platform gives none; dedup then falls back to a content hash. */
+  platformMessageId?: string;
+  at: Date;
+}
+
+export type ChatRole = "COUNTY_ADMIN" | "TOWN_ADMIN" | "BRANCH_SECRETARY" | "MEMBER" | "GUEST";

@@ -1,0 +1,128 @@
+// The transactional outbox: everything the system says is a Delivery row, written in the same transaction as the
+// change that caused it. A crash after the write loses nothing: the sender claims unsent rows again.
+import type { PrismaClient, Prisma, Delivery } from "../db/index.ts";
+import type { Coordination } from "../coord/types.ts";
+
+type Tx = Pick<PrismaClient, "delivery"> | Prisma.TransactionClient;
+
+/** Lower is sooner. Replies to a person must not wait behind a county broadcast. */
+export const PRIORITY = { reply: 0, notice: 5, bulk: 9 } as const;
+
+export const WAKE_CHANNEL = "delivery:wake";
+
+export interface EnqueueInput {
+  channel: "WECHAT" | "QQ";
+  accountId?: number | null;
+  groupId?: number | null;
+  identityId?: number | null;
+  body: string;
+  priority?: number;
+  /** One delivery per key, ever: a retried command or job run cannot send twice. */
+  idempotencyKey: string;
+  notBefore?: Date;
+  broadcastId?: number;
+}
+
+/** Inserts the delivery unless one with the same idempotency key exists; returns whether it was new. */
+export async function enqueue(tx: Tx, input: EnqueueInput): Promise<boolean> {
+  if ((input.groupId == null) === (input.identityId == null)) throw new Error("enqueue: exactly one of groupId / identityId");
+  const { count } = await tx.delivery.createMany({
+    data: [
+      {
+        channel: input.channel,
+        accountId: input.accountId ?? null,
+        groupId: input.groupId ?? null,
+        identityId: input.identityId ?? null,
+        body: input.body,
+        priority: input.priority ?? PRIORITY.notice,
+        idempotencyKey: input.idempotencyKey,
+        nextAttemptAt: input.notBefore ?? new Date(),
+        broadcastId: input.broadcastId ?? null,
+      },
+    ],
+    skipDuplicates: true,
+  });
+  return count === 1;
+}
+
+/** Tells senders in every process to look now instead of at their next poll (best effort: polling is the backstop). */
+export async function wakeSenders(coord: Coordination, accountId?: number | null) {
+  await coord.publish(WAKE_CHANNEL, String(accountId ?? "*")).catch(() => undefined);
+}
+
+export interface ClaimedDelivery {
+  id: bigint;
+  channel: string;
+  groupId: number | null;
+  identityId: number | null;
+  body: string;
+  attempts: number;
+  maxAttempts: number;
+  platformGroupId: string | null;
+  platformUserId: string | null;
+}
+
+/**
+ * Claims due rows this account can send: its own, or unassigned rows for groups it reaches (failover).
+ * FOR UPDATE SKIP LOCKED lets several workers claim concurrently without taking the same row; the lease
+ * (lockedUntil) returns a row to the queue if its worker dies mid-send.
+ */
+export async function claimDue(prisma: PrismaClient, accountId: number, worker: string, limit: number, leaseMs = 60_000) {
+  return prisma.$queryRawUnsafe<ClaimedDelivery[]>(
+    `WITH due AS (
+       SELECT d.id FROM "Delivery" d
+        WHERE (d.status = 'QUEUED' OR (d.status = 'SENDING' AND d."lockedUntil" < now()))
+          AND d."nextAttemptAt" <= now()
+          AND (d."accountId" = $1 OR (d."accountId" IS NULL AND (
+                d."identityId" IS NOT NULL OR EXISTS (
+                  SELECT 1 FROM "GroupAccount" ga WHERE ga."groupId" = d."groupId" AND ga."accountId" = $1 AND ga.active))))
+        ORDER BY d.priority, d."nextAttemptAt", d.id
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED)
+     UPDATE "Delivery" x SET status = 'SENDING', "lockedBy" = $2, "lockedUntil" = now() + ($4 || ' milliseconds')::interval,
+            attempts = x.attempts + 1, "updatedAt" = now()
+       FROM due
+      WHERE x.id = due.id
+      RETURNING x.id, x.channel::text AS channel, x."groupId", x."identityId", x.body, x.attempts, x."maxAttempts",
+                (SELECT g."platformGroupId" FROM "ChatGroup" g WHERE g.id = x."groupId") AS "platformGroupId",
+                (SELECT i."platformUserId" FROM "ChatIdentity" i WHERE i.id = x."identityId") AS "platformUserId"`,
+    accountId,
+    worker,
+    limit,
+    String(leaseMs),
+  );
+}
+
+export async function markSent(prisma: PrismaClient, id: bigint, accountId: number, platformMessageId?: string) {
+  await prisma.delivery.update({
+    where: { id },
+    data: { status: "SENT", sentAt: new Date(), accountId, platformMessageId, lockedBy: null, lockedUntil: null, error: null, errorClass: null },
+  });
+}
+
+/** Failed attempt: back off exponentially, or give up after maxAttempts / a permanent failure. */
+export async function markFailed(
+  prisma: PrismaClient,
+  d: Pick<ClaimedDelivery, "id" | "attempts" | "maxAttempts">,
+  errorClass: string,
+  error: string,
+  opts: { permanent?: boolean; retryAfterMs?: number; countAttempt?: boolean } = {},
+) {
+  const giveUp = opts.permanent || d.attempts >= d.maxAttempts;
+  const backoff = opts.retryAfterMs ?? Math.min(5_000 * 2 ** (d.attempts - 1), 15 * 60_000);
+  await prisma.delivery.update({
+    where: { id: d.id },
+    data: {
+      status: giveUp ? "FAILED" : "QUEUED",
+      errorClass,
+      error: error.slice(0, 500),
+      lockedBy: null,
+      lockedUntil: null,
+      // Waiting for an account or a rate window is not the message's fault: don't spend its attempts.
+      ...(opts.countAttempt === false ? { attempts: { decrement: 1 } } : {}),
+      nextAttemptAt: new Date(Date.now() + backoff),
+    },
+  });
+}
+
+export type { Delivery };
