@@ -1,28 +1,33 @@
 // One declarative table of chat commands: the single source for parsing, permissions and the help text.
-// A new command is one entry here plus a rule in core/.
-import type { ChatMessage, ChatRole } from "../core/chat/message.ts";
-
-export type { ChatRole };
-const ROLE_RANK: Record<ChatRole, number> = { GUEST: 0, MEMBER: 1, BRANCH_SECRETARY: 2, TOWN_ADMIN: 3, COUNTY_ADMIN: 4 };
-const ROLE_NAME: Record<ChatRole, string> = {
-  GUEST: "所有人",
-  MEMBER: "党员",
-  BRANCH_SECRETARY: "支部书记",
-  TOWN_ADMIN: "乡镇管理员",
-  COUNTY_ADMIN: "县级管理员",
-};
+// A new command is one entry here; its rule lives in core/.
+import type { AppContext } from "../core/context.ts";
+import type { ChatMessage } from "../core/chat/message.ts";
+import type { ChatPrincipal } from "../core/chat/principal.ts";
+import type { ChatGroup, ChatIdentity, Prisma } from "../core/db/index.ts";
+import type { CadreRole } from "../core/db/generated/enums.ts";
+import { ROLE_LABEL, hasRoleAtLeast } from "../core/org/scope.ts";
+import { badRequest, tooMany } from "../core/errors.ts";
+import { bindGroup, KIND_LABEL, linkIdentity, parseSelfLink, rosterReport, selfLink, unbindGroup } from "../core/chat/binding.ts";
+import { identityScope } from "../core/chat/registry.ts";
 
 export interface CommandContext {
+  app: AppContext;
+  /** The command's writes and its replies commit together (transactional outbox). Use only this, not app.db. */
+  tx: Prisma.TransactionClient;
   message: ChatMessage;
   /** Text after the command name, trimmed. */
   args: string;
-  role: ChatRole;
+  principal: ChatPrincipal;
+  identity: ChatIdentity;
+  group?: ChatGroup;
 }
 
 export interface CommandReply {
   text: string;
-  /** Where the reply goes: the conversation the command came from (default) or the sender privately. */
+  /** The conversation the command came from (default) or the sender privately. */
   to?: "conversation" | "sender";
+  /** Platform user ids to @-mention (group replies only). */
+  mentions?: string[];
 }
 
 export interface CommandSpec {
@@ -31,68 +36,207 @@ export interface CommandSpec {
   /** Argument grammar, cac-style: <required> [optional]. */
   args: string;
   summary: string;
-  minRole: ChatRole;
+  /** null = anyone, including people not yet linked to the roster. */
+  minRole: CadreRole | null;
   where: "group" | "private" | "any";
+  /** Refresh the group's member list from the platform before running (the report must be current). */
+  syncRoster?: boolean;
+  example?: string;
   handler: (ctx: CommandContext, table: CommandTable) => Promise<CommandReply[]> | CommandReply[];
 }
+
+const WHERE_LABEL = { group: "群聊", private: "私聊", any: "群聊和私聊" } as const;
 
 export class CommandTable {
   private byWord = new Map<string, CommandSpec>();
 
   constructor(readonly specs: CommandSpec[]) {
-    for (const s of specs) for (const w of [s.name, ...s.aliases]) this.byWord.set(w.toLowerCase(), s);
+    for (const s of specs) {
+      for (const w of [s.name, ...s.aliases]) {
+        if (this.byWord.has(w.toLowerCase())) throw new Error(`duplicate command word: ${w}`);
+        this.byWord.set(w.toLowerCase(), s);
+      }
+    }
   }
 
   find(word: string): CommandSpec | undefined {
-    return this.byWord.get(word.toLowerCase());
+    return this.byWord.get(word.replace(/^[/#／＃]/, "").toLowerCase());
   }
 
-  /** Splits "[/#]<command> <args>"; undefined when the text is not a command (plain chat is ignored). */
+  /** "[/#]<command> <args>" → the command and its arguments; undefined for plain chat. */
   parse(text: string): { spec: CommandSpec; args: string } | undefined {
-    const t = text.replace(/^[\s\u2005\u00a0]+/, "").replace(/^[/#／＃]/, "").trim();
-    const m = /^(\S+)(?:\s+([\s\S]*))?$/.exec(t);
+    const t = text.replace(/^[\s\u2005\u00a0\u3000]+/, "").replace(/^[/#／＃]/, "").trim();
+    const m = /^(\S+?)(?:[\s\u2005\u00a0\u3000]+([\s\S]*))?$/u.exec(t);
     if (!m) return undefined;
     const spec = this.find(m[1]);
     return spec ? { spec, args: (m[2] ?? "").trim() } : undefined;
   }
 
-  allowed(spec: CommandSpec, role: ChatRole) {
-    return ROLE_RANK[role] >= ROLE_RANK[spec.minRole];
+  allowed(spec: CommandSpec, p: Pick<ChatPrincipal, "role">) {
+    return spec.minRole === null || hasRoleAtLeast(p, spec.minRole);
   }
 
-  /** The command list a person may use, or one command's details. */
-  help(role: ChatRole, about?: string): string {
+  usage(spec: CommandSpec) {
+    return spec.args ? `${spec.name} ${spec.args}` : spec.name;
+  }
+
+  /** The commands this person may use, or one command's details. */
+  help(p: Pick<ChatPrincipal, "role">, about?: string): string {
     if (about) {
-      const spec = this.find(about.replace(/^[/#／＃]/, ""));
+      const spec = this.find(about);
       if (!spec) return `没有找到命令“${about}”。发送“帮助”查看全部命令。`;
-      const lines = [`${usage(spec)}`, spec.summary];
+      const lines = [this.usage(spec), spec.summary];
+      if (spec.example) lines.push(`例如：${spec.example}`);
       if (spec.aliases.length) lines.push(`也可以说：${spec.aliases.join("、")}`);
-      lines.push(`使用范围：${spec.where === "group" ? "群聊" : spec.where === "private" ? "私聊" : "群聊和私聊"}；权限：${ROLE_NAME[spec.minRole]}`);
+      lines.push(`使用范围：${WHERE_LABEL[spec.where]}；权限：${spec.minRole ? ROLE_LABEL[spec.minRole] + "及以上" : "所有人"}`);
       return lines.join("\n");
     }
-    const visible = this.specs.filter((s) => this.allowed(s, role));
-    return ["可用命令：", ...visible.map((s) => `· ${usage(s)} — ${s.summary}`), "发送“帮助 命令名”查看某个命令的详细说明。"].join("\n");
+    const visible = this.specs.filter((s) => this.allowed(s, p));
+    return ["可用命令：", ...visible.map((s) => `· ${this.usage(s)} — ${s.summary}`), "发送“帮助 命令名”查看某个命令的详细说明。"].join("\n");
   }
 
-  refusal(spec: CommandSpec, role: ChatRole, where: "group" | "private"): string | undefined {
-    if (spec.where !== "any" && spec.where !== where) return `“${spec.name}”只能在${spec.where === "group" ? "群聊" : "私聊"}中使用。`;
-    if (!this.allowed(spec, role)) return `抱歉，“${spec.name}”需要${ROLE_NAME[spec.minRole]}权限。`;
+  /** Why this person may not run this command here; undefined when they may. */
+  refusal(spec: CommandSpec, p: Pick<ChatPrincipal, "role">, where: "group" | "private"): string | undefined {
+    if (spec.where !== "any" && spec.where !== where) return `“${spec.name}”只能在${WHERE_LABEL[spec.where]}中使用。`;
+    if (!this.allowed(spec, p)) {
+      return p.role === null
+        ? `抱歉，“${spec.name}”需要${ROLE_LABEL[spec.minRole!]}权限。您还没有登记，可发送“我是 姓名 手机后四位”。`
+        : `抱歉，“${spec.name}”需要${ROLE_LABEL[spec.minRole!]}权限。`;
+    }
     return undefined;
   }
 }
 
-const usage = (s: CommandSpec) => (s.args ? `${s.name} ${s.args}` : s.name);
+const channelOf = (c: CommandContext) => c.message.channel;
 
 export const helpCommand: CommandSpec = {
   name: "帮助",
   aliases: ["help", "菜单", "?", "？"],
   args: "[命令]",
   summary: "查看可用命令",
-  minRole: "GUEST",
+  minRole: null,
   where: "any",
-  handler: ({ args, role }, table) => [{ text: table.help(role, args || undefined) }],
+  example: "帮助 绑定支部",
+  handler: ({ args, principal }, table) => [{ text: table.help(principal, args || undefined) }],
+};
+
+const bindCommand: CommandSpec = {
+  name: "绑定支部",
+  aliases: ["绑定", "绑定群"],
+  args: "<支部编码>",
+  summary: "把本群绑定到一个支部（或乡镇、县）",
+  minRole: "BRANCH_SECRETARY",
+  where: "group",
+  syncRoster: true,
+  example: "绑定支部 C01-T01-V01-B",
+  handler: async (c) => {
+    const { unit, already } = await bindGroup(c.tx, c.principal, c.group!.id, c.args, channelOf(c));
+    if (already) return [{ text: `本群已绑定到「${unit.name}」，无需重复绑定。` }];
+    return [{ text: `已将本群绑定到「${unit.name}」（${KIND_LABEL[unit.kind]}，编码 ${unit.code}）。\n群成员请发送“我是 姓名 手机后四位”完成登记。` }];
+  },
+};
+
+const unbindCommand: CommandSpec = {
+  name: "解绑",
+  aliases: ["解除绑定"],
+  args: "",
+  summary: "解除本群与单位的绑定",
+  minRole: "BRANCH_SECRETARY",
+  where: "group",
+  handler: async (c) => {
+    const unit = await unbindGroup(c.tx, c.principal, c.group!.id, channelOf(c));
+    return [{ text: `已解除本群与「${unit.name}」的绑定。` }];
+  },
+};
+
+const registerCommand: CommandSpec = {
+  name: "登记",
+  aliases: ["关联"],
+  args: "@某人 <姓名> [手机后四位]",
+  summary: "把群成员登记为名单中的党员",
+  minRole: "BRANCH_SECRETARY",
+  where: "group",
+  syncRoster: true,
+  example: "登记 @老王 王建国",
+  handler: async (c) => {
+    const targets = c.message.mentions.filter((id) => id !== c.message.sender.platformUserId);
+    if (targets.length !== 1) throw badRequest("MENTION_REQUIRED", "请 @ 一位要登记的群成员，例如：登记 @老王 王建国");
+    const [name, phoneTail] = c.args.split(/\s+/u).filter(Boolean);
+    if (phoneTail && !/^\d{4}$/.test(phoneTail)) throw badRequest("PHONE_TAIL_INVALID", "手机后四位应为 4 位数字。");
+    const target = await c.tx.chatIdentity.upsert({
+      where: { channel_scope_platformUserId: { channel: c.message.channel, scope: identityScope(c.message), platformUserId: targets[0] } },
+      create: { channel: c.message.channel, scope: identityScope(c.message), platformUserId: targets[0] },
+      update: {},
+    });
+    const { member } = await linkIdentity(c.tx, c.principal, { groupId: c.group!.id, targetIdentityId: target.id, name: name ?? "", phoneTail, channel: channelOf(c) });
+    return [{ text: `已登记：${target.displayName || "该成员"} → ${member.name}（${member.branch.name}）。`, mentions: [targets[0]] }];
+  },
+};
+
+const SELF_LINK_LIMIT = { points: 5, durationSec: 3600 };
+
+const iAmCommand: CommandSpec = {
+  name: "我是",
+  aliases: ["认证", "实名"],
+  args: "<姓名> <手机后四位>",
+  summary: "登记自己的党员身份（与支部名单核对）",
+  minRole: null,
+  where: "any",
+  example: "我是 张三 1234",
+  handler: async (c) => {
+    const { name, phoneTail } = parseSelfLink(c.args);
+    // Guessing four digits is cheap: a few well-formed tries per hour per person.
+    const verdict = await c.app.coord.rateLimiter("self-link", SELF_LINK_LIMIT).consume(`${c.message.channel}:${c.identity.id}`);
+    if (!verdict.allowed) throw tooMany("TOO_MANY_ATTEMPTS", "尝试次数过多，请一小时后再试，或请支部书记为您登记。", Math.ceil(verdict.retryAfterMs / 1000));
+    const { member } = await selfLink(c.tx, c.principal, { groupId: c.group?.id, name, phoneTail, channel: channelOf(c) });
+    return [{ text: `登记成功，欢迎您，${member.name}同志（${member.branch.name}）。` }];
+  },
+};
+
+const groupInfoCommand: CommandSpec = {
+  name: "本群信息",
+  aliases: ["群信息"],
+  args: "",
+  summary: "本群绑定的单位和成员登记情况",
+  minRole: null,
+  where: "group",
+  handler: async (c) => {
+    const r = await rosterReport(c.tx, c.group!.id, 0);
+    return [
+      {
+        text: [
+          `本群绑定：「${r.unit.name}」（${KIND_LABEL[r.unit.kind]}，编码 ${r.unit.code}）`,
+          `名单人数：${r.rosterCount}；群成员：${r.groupCount}`,
+          `已登记：${r.linkedInGroup}；未登记：${r.notOnRoster.count}`,
+        ].join("\n"),
+      },
+    ];
+  },
+};
+
+const reconcileCommand: CommandSpec = {
+  name: "名单核对",
+  aliases: ["核对名单"],
+  args: "",
+  summary: "名单中不在群里的人、群里不在名单中的人",
+  minRole: "BRANCH_SECRETARY",
+  where: "group",
+  syncRoster: true,
+  handler: async (c) => {
+    const r = await rosterReport(c.tx, c.group!.id, 10);
+    const list = (x: { count: number; names: string[] }) => (x.count === 0 ? "无" : `${x.names.join("、")}${x.count > x.names.length ? ` 等 ${x.count} 人` : ""}`);
+    return [
+      {
+        text: [
+          `「${r.unit.name}」名单核对：名单 ${r.rosterCount} 人，群成员 ${r.groupCount} 人，已登记 ${r.linkedInGroup} 人。`,
+          `名单中不在群里（${r.missingFromGroup.count}）：${list(r.missingFromGroup)}`,
+          `群里未登记或不在名单中（${r.notOnRoster.count}）：${list(r.notOnRoster)}`,
+        ].join("\n"),
+      },
+    ];
+  },
 };
 
 export function buildCommandTable(): CommandTable {
-  return new CommandTable([helpCommand]);
+  return new CommandTable([helpCommand, iAmCommand, groupInfoCommand, bindCommand, unbindCommand, registerCommand, reconcileCommand]);
 }

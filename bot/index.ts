@@ -1,12 +1,14 @@
 // The bot role: one chat account, its inbound message handling and its outbound sender.
+import { createHash } from "node:crypto";
 import type { AppContext } from "../core/context.ts";
 import { enqueue, wakeSenders, PRIORITY } from "../core/delivery/outbox.ts";
-import { resolveChatRole, touchGroup, touchIdentity } from "../core/chat/registry.ts";
+import { recordGroupEvent, syncGroupMembers, touchGroup, touchIdentity } from "../core/chat/registry.ts";
+import { chatPrincipal } from "../core/chat/principal.ts";
+import { isAppError } from "../core/errors.ts";
 import type { ChatAdapter, ChatMessage } from "./adapters/types.ts";
 import { WechatyAdapter, type WechatyAdapterOptions } from "./adapters/wechaty.ts";
-import { buildCommandTable, type CommandTable } from "./commands.ts";
+import { buildCommandTable, type CommandReply, type CommandTable } from "./commands.ts";
 import { startSender, type Sender } from "./sender.ts";
-import { createHash } from "node:crypto";
 
 export interface BotHandle {
   adapter: ChatAdapter;
@@ -15,53 +17,99 @@ export interface BotHandle {
 }
 
 const DEDUP_TTL_MS = 10 * 60_000;
+const REFUSAL_QUIET_MS = 10 * 60_000;
 
-/** Dedup key: the platform id where there is one, else content + sender + minute. */
-function dedupKey(m: ChatMessage) {
-  const raw = m.platformMessageId ?? `${m.sender.platformUserId}|${m.text}|${Math.floor(m.at.getTime() / 60_000)}`;
-  const scope = m.conversation.kind === "group" ? m.conversation.groupId : "p";
-  return `seen:${m.channel}:${scope}:${createHash("sha1").update(raw).digest("hex")}`;
+/**
+ * Dedup keys. With a platform message id: the id (redelivery after a reconnect), plus content + sender for a few
+ * seconds, which catches the same group message arriving through two of our accounts (each sees its own id) and
+ * accidental double sends. Without an id: content + sender + minute.
+ */
+const SAME_CONTENT_TTL_MS = 3_000;
+function dedupKeys(m: ChatMessage): { key: string; ttlMs: number }[] {
+  const scope = m.conversation.kind === "group" ? m.conversation.groupId : `p:${m.account}`;
+  const hash = (s: string) => createHash("sha1").update(s).digest("hex");
+  if (!m.platformMessageId) {
+    return [{ key: `seen:${m.channel}:${scope}:m:${hash(`${m.sender.platformUserId}|${m.text}|${m.mentions.join(",")}|${Math.floor(m.at.getTime() / 60_000)}`)}`, ttlMs: DEDUP_TTL_MS }];
+  }
+  return [
+    { key: `seen:${m.channel}:${scope}:id:${hash(m.platformMessageId)}`, ttlMs: DEDUP_TTL_MS },
+    { key: `seen:${m.channel}:${scope}:c:${hash(`${m.sender.platformUserId}|${m.text}|${m.mentions.join(",")}`)}`, ttlMs: SAME_CONTENT_TTL_MS },
+  ];
 }
 
-export async function handleMessage(ctx: AppContext, table: CommandTable, accountId: number, m: ChatMessage) {
-  const parsed = table.parse(m.text);
+async function seenBefore(app: AppContext, m: ChatMessage) {
+  // Both keys are marked, so either kind of duplicate is caught later, whichever arrives first.
+  const seen = await Promise.all(dedupKeys(m).map((k) => app.coord.seenBefore(k.key, k.ttlMs)));
+  return seen.some(Boolean);
+}
+
+export interface BotDeps {
+  app: AppContext;
+  table: CommandTable;
+  adapter: ChatAdapter;
+  accountId: number;
+}
+
+export async function handleMessage({ app, table, adapter, accountId }: BotDeps, m: ChatMessage) {
   const where = m.conversation.kind;
-  if (!parsed) {
-    // Plain chat in a group is none of our business; in private chat, point to the help.
-    if (where === "group" && !m.mentionsMe) return;
-  }
+  const parsed = table.parse(m.text);
+  // Plain chat in a group is none of our business (no "unknown command" spam); privately, point to the help.
+  if (!parsed && where === "group" && !m.mentionsMe) return;
   // The same platform message seen twice (two accounts in one group, redelivery after reconnect) is handled once.
-  if (await ctx.coord.seenBefore(dedupKey(m), DEDUP_TTL_MS)) return;
+  if (await seenBefore(app, m)) return;
 
-  const { prisma } = ctx.db;
+  const { prisma } = app.db;
   const identity = await touchIdentity(prisma, m);
-  const group = where === "group" ? await touchGroup(prisma, m, accountId) : undefined;
-  const role = await resolveChatRole(prisma, identity.memberId);
-
-  let replies: { text: string; to?: "conversation" | "sender" }[];
-  if (!parsed) {
-    replies = [{ text: "您好！发送“帮助”可以查看我能做的事。" }];
-  } else {
-    const refusal = table.refusal(parsed.spec, role, where);
-    replies = refusal ? [{ text: refusal }] : await parsed.spec.handler({ message: m, args: parsed.args, role }, table);
+  let group = where === "group" ? await touchGroup(prisma, m, accountId, identity.id) : undefined;
+  if (group && parsed?.spec.syncRoster) {
+    group = await syncGroupMembers(prisma, { channel: m.channel, account: m.account, groupId: group.platformGroupId }, accountId, await adapter.groupMembers(group.platformGroupId));
   }
-  const replyKey = m.platformMessageId ?? dedupKey(m);
-  await prisma.$transaction(async (tx) => {
-    let i = 0;
-    for (const r of replies) {
-      const toGroup = where === "group" && r.to !== "sender";
-      await enqueue(tx, {
-        channel: m.channel,
-        accountId,
-        groupId: toGroup ? group!.id : null,
-        identityId: toGroup ? null : identity.id,
-        body: r.text,
-        priority: PRIORITY.reply,
-        idempotencyKey: `reply:${m.channel}:${m.account}:${replyKey}:${i++}`,
-      });
-    }
-  });
-  await wakeSenders(ctx.coord, accountId);
+  const replyKey = `reply:${dedupKeys(m)[0].key}`;
+  const write = (tx: Parameters<Parameters<typeof prisma.$transaction>[0]>[0], replies: CommandReply[]) =>
+    Promise.all(
+      replies.map((r, i) => {
+        const toGroup = where === "group" && r.to !== "sender";
+        return enqueue(tx, {
+          channel: m.channel,
+          accountId,
+          groupId: toGroup ? group!.id : null,
+          identityId: toGroup ? null : identity.id,
+          body: r.text,
+          mentions: toGroup ? r.mentions : undefined,
+          priority: PRIORITY.reply,
+          idempotencyKey: `${replyKey}:${i}`,
+        });
+      }),
+    );
+
+  try {
+    await prisma.$transaction(
+      async (tx) => {
+        const principal = await chatPrincipal(tx, identity);
+        let replies: CommandReply[];
+        if (!parsed) {
+          replies = [{ text: "您好！发送“帮助”可以查看我能做的事。" }];
+        } else {
+          const refusal = table.refusal(parsed.spec, principal, where);
+          if (refusal) {
+            // Say why once, briefly; repeating the same refusal to the same person only adds noise to the group.
+            if (await app.coord.seenBefore(`refused:${identity.id}:${parsed.spec.name}`, REFUSAL_QUIET_MS)) return;
+            replies = [{ text: refusal }];
+          } else {
+            replies = await parsed.spec.handler({ app, tx, message: m, args: parsed.args, principal, identity, group }, table);
+          }
+        }
+        await write(tx, replies);
+      },
+      { timeout: 20_000 },
+    );
+  } catch (e) {
+    // A refused or invalid command: its changes rolled back, the person gets the reason.
+    const text = isAppError(e) && e.status < 500 ? e.message : "抱歉，处理时出错了，请稍后再试。";
+    if (!isAppError(e) || e.status >= 500) app.log.error({ err: e, command: parsed?.spec.name }, "处理命令失败");
+    await prisma.$transaction((tx) => write(tx, [{ text }]));
+  }
+  await wakeSenders(app.coord, accountId);
 }
 
 export interface StartBotOptions {
@@ -69,11 +117,13 @@ export interface StartBotOptions {
   adapter?: ChatAdapter;
   /** A ready Wechaty puppet instead of the one config names (the demo and tests pass a PuppetMock). */
   puppet?: WechatyAdapterOptions["puppet"];
+  /** Account name instead of BOT_ACCOUNT (several accounts in one process). */
+  account?: string;
 }
 
-export async function startBot(ctx: AppContext, opts: StartBotOptions = {}): Promise<BotHandle> {
-  const { config, db, log } = ctx;
-  const name = opts.adapter?.account ?? config.BOT_ACCOUNT;
+export async function startBot(app: AppContext, opts: StartBotOptions = {}): Promise<BotHandle> {
+  const { config, db, log } = app;
+  const name = opts.adapter?.account ?? opts.account ?? config.BOT_ACCOUNT;
   const account = await db.prisma.botAccount.upsert({
     where: { name },
     create: { name, channel: opts.adapter?.channel ?? "WECHAT", puppet: config.WECHATY_PUPPET },
@@ -99,10 +149,17 @@ export async function startBot(ctx: AppContext, opts: StartBotOptions = {}): Pro
               : { status: "OFFLINE" },
         ),
     });
-  const table = buildCommandTable();
-  adapter.onMessage((m) => handleMessage(ctx, table, account.id, m));
+  const deps: BotDeps = { app, table: buildCommandTable(), adapter, accountId: account.id };
+  adapter.onMessage((m) => handleMessage(deps, m));
+  adapter.onGroupEvent(async (e) => {
+    if (e.kind === "bot_joined") {
+      await syncGroupMembers(db.prisma, e, account.id, await adapter.groupMembers(e.groupId));
+    } else {
+      await recordGroupEvent(db.prisma, e, account.id);
+    }
+  });
   await adapter.start();
-  const sender: Sender = await startSender(ctx, adapter, account);
+  const sender: Sender = await startSender(app, adapter, account);
   log.info({ account: name, channel: adapter.channel }, "机器人已启动");
   return {
     adapter,

@@ -1,8 +1,22 @@
 // The per-account sender: claims due deliveries from the outbox and sends them through the adapter, paced under the
-// account's rate limit with random jitter (WeChat/QQ risk control), recording sent/failed with retries and backoff.
+// account's budgets (per minute, per hour, with random jitter: WeChat/QQ risk control), recording sent/failed.
+//
+// Failure classes: transient → retry with exponential backoff; rate_limited (risk control) → the whole account
+// cools down, its group deliveries fail over to other accounts; offline → hold, alert, fail over; not_found /
+// permanent (bot removed from the group) → failed and recorded, unless another account still reaches the group.
 import { randomUUID } from "node:crypto";
 import type { AppContext } from "../core/context.ts";
-import { claimDue, markFailed, markSent, WAKE_CHANNEL, type ClaimedDelivery } from "../core/delivery/outbox.ts";
+import type { BotAccount } from "../core/db/index.ts";
+import {
+  claimDue,
+  markFailed,
+  markPartsSent,
+  markSent,
+  releaseToOtherAccounts,
+  WAKE_CHANNEL,
+  type ClaimedDelivery,
+} from "../core/delivery/outbox.ts";
+import { outboundParts } from "../core/chat/split.ts";
 import type { ChatAdapter } from "./adapters/types.ts";
 import { SendError } from "./adapters/types.ts";
 
@@ -13,18 +27,22 @@ export interface Sender {
   wake(): void;
 }
 
-const RATE_LIMITED_COOLDOWN_MS = 5 * 60_000;
+const ACCOUNT_REFRESH_MS = 5_000;
+const ALERT_QUIET_MS = 30 * 60_000;
 
-export async function startSender(ctx: AppContext, adapter: ChatAdapter, account: { id: number; name: string; sendsPerMinute: number }): Promise<Sender> {
+export async function startSender(ctx: AppContext, adapter: ChatAdapter, initial: BotAccount): Promise<Sender> {
   const { config, db, coord, log } = ctx;
-  const worker = `${account.name}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const limiter = coord.rateLimiter(`send:${account.name}:${account.sendsPerMinute}`, { points: account.sendsPerMinute, durationSec: 60 });
+  const worker = `${initial.name}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  let account = initial;
+  let accountLoadedAt = Date.now();
   let stopped = false;
   let wakeUp: (() => void) | undefined;
-  let pausedUntil = 0;
+  // No alert before the account has ever been up in this process (a fresh start waits for its login quietly).
+  let wasAvailable = false;
+
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
-      const t = setTimeout(done, ms);
+      const t = setTimeout(done, Math.max(0, ms));
       function done() {
         clearTimeout(t);
         wakeUp = undefined;
@@ -36,57 +54,132 @@ export async function startSender(ctx: AppContext, adapter: ChatAdapter, account
     if (msg === "*" || msg === String(account.id)) wakeUp?.();
   });
 
-  async function sendOne(d: ClaimedDelivery) {
-    const verdict = await limiter.consume(account.name);
-    if (!verdict.allowed) {
-      await markFailed(db.prisma, d, "rate_limited", "账号发送额度已用完，稍后发送", { retryAfterMs: verdict.retryAfterMs, countAttempt: false });
-      return verdict.retryAfterMs;
-    }
+  // Budgets are shared by every process serving this account (Redis in service mode); the name carries the
+  // numbers so a changed budget starts a fresh window instead of clashing with the old one.
+  const limiters = () => [
+    coord.rateLimiter(`send:${account.name}:m${account.sendsPerMinute}`, { points: account.sendsPerMinute, durationSec: 60 }),
+    coord.rateLimiter(`send:${account.name}:h${account.sendsPerHour}`, { points: account.sendsPerHour, durationSec: 3600 }),
+  ];
+
+  async function refreshAccount() {
+    if (Date.now() - accountLoadedAt < ACCOUNT_REFRESH_MS) return;
+    account = await db.prisma.botAccount.findUniqueOrThrow({ where: { id: account.id } });
+    accountLoadedAt = Date.now();
+  }
+
+  async function alert(kind: string, message: string, extra: Record<string, unknown> = {}) {
+    if (await coord.seenBefore(`alert:${kind}:${account.id}`, ALERT_QUIET_MS).catch(() => false)) return;
+    log.error({ account: account.name, alert: kind, ...extra }, message);
+  }
+
+  async function coolDown(reason: string) {
+    const until = new Date(Date.now() + config.SENDER_COOLDOWN_MS);
+    account = await db.prisma.botAccount.update({ where: { id: account.id }, data: { status: "COOLDOWN", cooldownUntil: until, statusReason: reason } });
+    const moved = await releaseToOtherAccounts(db.prisma, account.id);
+    await alert("cooldown", "账号触发风控，暂停发送", { until: until.toISOString(), reason, failedOver: moved });
+  }
+
+  /** Sends what is left of one delivery; returns how long the whole account should pause (0 = carry on). */
+  async function deliver(d: ClaimedDelivery): Promise<number> {
+    const parts = outboundParts(d.body, d.payload?.mentions ?? [], adapter.maxTextLength, account.maxMentions);
     const target = d.groupId != null ? { kind: "group" as const, groupId: d.platformGroupId! } : { kind: "private" as const, userId: d.platformUserId! };
-    try {
-      const res = await adapter.send(target, d.body);
-      await markSent(db.prisma, d.id, account.id, res.platformMessageId);
-      return 0;
-    } catch (e) {
-      const err = e instanceof SendError ? e : new SendError("transient", String((e as Error)?.message ?? e));
-      log.warn({ delivery: String(d.id), failure: err.failure, err: err.message }, "消息发送失败");
-      switch (err.failure) {
-        case "offline":
-          await markFailed(db.prisma, d, "offline", err.message, { retryAfterMs: 5_000, countAttempt: false });
-          return 5_000;
-        case "rate_limited":
-          await markFailed(db.prisma, d, "rate_limited", err.message, { retryAfterMs: RATE_LIMITED_COOLDOWN_MS, countAttempt: false });
-          return RATE_LIMITED_COOLDOWN_MS;
-        case "not_found":
-        case "permanent":
-          await markFailed(db.prisma, d, err.failure, err.message, { permanent: true });
-          return 0;
-        default:
-          await markFailed(db.prisma, d, "transient", err.message);
-          return 0;
+    let sentParts = d.payload?.partsSent ?? 0;
+    let lastId: string | undefined;
+    while (sentParts < parts.length) {
+      for (const limiter of limiters()) {
+        const verdict = await limiter.consume(account.name);
+        if (!verdict.allowed) {
+          await markPartsSent(db.prisma, d, sentParts);
+          await markFailed(db.prisma, d, "budget", "账号发送额度已用完，稍后发送", { retryAfterMs: verdict.retryAfterMs, countAttempt: false });
+          return verdict.retryAfterMs;
+        }
       }
+      try {
+        lastId = (await adapter.send(target, parts[sentParts].text, { mentions: parts[sentParts].mentions })).platformMessageId;
+        sentParts++;
+        if (sentParts < parts.length) {
+          await markPartsSent(db.prisma, d, sentParts);
+          await pace();
+        }
+      } catch (e) {
+        if (sentParts > 0) await markPartsSent(db.prisma, d, sentParts);
+        return failed(d, e instanceof SendError ? e : new SendError("transient", String((e as Error)?.message ?? e)));
+      }
+    }
+    await markSent(db.prisma, d.id, account.id, lastId);
+    if (account.status !== "ONLINE") {
+      account = await db.prisma.botAccount.update({ where: { id: account.id }, data: { status: "ONLINE", statusReason: null, cooldownUntil: null } });
+    }
+    return 0;
+  }
+
+  async function failed(d: ClaimedDelivery, err: SendError): Promise<number> {
+    log.warn({ delivery: String(d.id), account: account.name, failure: err.failure, err: err.message }, "消息发送失败");
+    switch (err.failure) {
+      case "rate_limited":
+        await markFailed(db.prisma, d, "rate_limited", err.message, { retryAfterMs: config.SENDER_COOLDOWN_MS, countAttempt: false });
+        await coolDown(err.message);
+        return config.SENDER_COOLDOWN_MS;
+      case "offline":
+        await markFailed(db.prisma, d, "offline", err.message, { retryAfterMs: 5_000, countAttempt: false });
+        return 5_000;
+      case "not_found":
+      case "permanent": {
+        if (d.groupId != null) {
+          // The bot is no longer in that group: stop routing it through this account; another may still reach it.
+          await db.prisma.groupAccount.updateMany({ where: { groupId: d.groupId, accountId: account.id }, data: { active: false } });
+          const others = await db.prisma.groupAccount.count({ where: { groupId: d.groupId, active: true, accountId: { not: account.id } } });
+          if (others > 0) {
+            await db.prisma.delivery.update({ where: { id: d.id }, data: { status: "QUEUED", accountId: null, lockedBy: null, lockedUntil: null, errorClass: err.failure, error: err.message.slice(0, 500), attempts: { decrement: 1 } } });
+            return 0;
+          }
+        }
+        await markFailed(db.prisma, d, err.failure, err.message, { permanent: true });
+        return 0;
+      }
+      default:
+        await markFailed(db.prisma, d, "transient", err.message);
+        return 0;
     }
   }
 
+  const pace = () => {
+    const gap = config.SENDER_MIN_GAP_MS + Math.floor(Math.random() * (config.SENDER_JITTER_MS + 1));
+    return gap > 0 && !stopped ? new Promise((r) => setTimeout(r, gap)) : Promise.resolve();
+  };
+
   const loop = (async () => {
+    let pausedUntil = 0;
     while (!stopped) {
       try {
-        if (Date.now() < pausedUntil || !adapter.isOnline()) {
-          await sleep(Math.max(config.SENDER_POLL_MS, pausedUntil - Date.now()));
+        await refreshAccount();
+        const coolingUntil = account.cooldownUntil && account.cooldownUntil.getTime() > Date.now() ? account.cooldownUntil.getTime() : 0;
+        const available = adapter.isOnline() && coolingUntil === 0 && account.status !== "DISABLED";
+        if (!available) {
+          if (wasAvailable) {
+            wasAvailable = false;
+            const moved = await releaseToOtherAccounts(db.prisma, account.id);
+            if (!adapter.isOnline()) await alert("offline", "账号离线，消息暂存待发", { failedOver: moved });
+          }
+          await sleep(Math.max(config.SENDER_POLL_MS, Math.min(coolingUntil - Date.now(), 60_000)));
           continue;
         }
-        const batch = await claimDue(db.prisma, account.id, worker, 1);
-        if (batch.length === 0) {
+        wasAvailable = true;
+        if (Date.now() < pausedUntil) {
+          await sleep(pausedUntil - Date.now());
+          continue;
+        }
+        const [d] = await claimDue(db.prisma, account.id, worker, 1);
+        if (!d) {
           await sleep(config.SENDER_POLL_MS);
           continue;
         }
-        const pause = await sendOne(batch[0]);
+        const pause = await deliver(d);
         if (pause > 0) pausedUntil = Date.now() + pause;
-        const gap = config.SENDER_MIN_GAP_MS + Math.floor(Math.random() * (config.SENDER_JITTER_MS + 1));
-        if (gap > 0 && !stopped) await new Promise((r) => setTimeout(r, gap));
+        else await pace();
       } catch (e) {
-        // Database briefly down: the claimed row's lease expires and it is claimed again later.
-        log.warn({ err: (e as Error).message }, "发送队列暂时不可用，稍后重试");
+        // Database briefly down: a claimed row's lease expires and it is claimed again later; nothing is lost.
+        log.warn({ err: (e as Error).message, account: account.name }, "发送队列暂时不可用，稍后重试");
         await sleep(Math.max(config.SENDER_POLL_MS, 2_000));
       }
     }

@@ -66,7 +66,7 @@ describe("帮助 in a group", () => {
     wechat.say("wxid_zhangsan", "今天天气不错", ROOM);
     // A command sent after it is answered, and nothing was sent for the chat line in between.
     const reply = wechat.waitForBot(ROOM, (t) => t.includes("可用命令"));
-    wechat.say("wxid_lisi", "帮助", ROOM);
+    wechat.say("wxid_lisi", "菜单", ROOM);
     await reply;
     expect(await ctx.db.prisma.delivery.count()).toBe(before + 1);
   });

@@ -1,8 +1,8 @@
 // The outbound port every platform adapter implements.
 
-import type { ChatChannel, ChatMessage } from "../../core/chat/message.ts";
+import type { ChatChannel, ChatMessage, ChatPerson, GroupEvent } from "../../core/chat/message.ts";
 
-export type { ChatChannel, ChatMessage, Conversation } from "../../core/chat/message.ts";
+export type { ChatChannel, ChatMessage, ChatPerson, Conversation, GroupEvent } from "../../core/chat/message.ts";
 
 export type SendTarget = { kind: "group"; groupId: string } | { kind: "private"; userId: string };
 
@@ -12,8 +12,15 @@ export interface ChatAdapter {
   start(): Promise<void>;
   stop(): Promise<void>;
   onMessage(handler: (message: ChatMessage) => Promise<void>): void;
+  onGroupEvent(handler: (event: GroupEvent) => Promise<void>): void;
+  /** The group's current members as the platform sees them (for roster reconciliation), without the bot. */
+  groupMembers(groupId: string): Promise<ChatPerson[]>;
+  /** Groups this account is in right now (re-resolved after each login: ids may change per login). */
+  groups(): Promise<{ groupId: string; topic: string }[]>;
+  /** Longest text the platform takes in one message; the sender splits longer ones. */
+  readonly maxTextLength: number;
   /** Resolves when the platform accepted the message; throws a SendError otherwise. */
-  send(target: SendTarget, text: string): Promise<{ platformMessageId?: string }>;
+  send(target: SendTarget, text: string, opts?: { mentions?: string[] }): Promise<{ platformMessageId?: string }>;
   isOnline(): boolean;
 }
 

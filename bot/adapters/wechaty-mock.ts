@@ -52,11 +52,17 @@ export class MockWechat {
     return room;
   }
 
-  /** `who` says `text` in the room (or privately to the bot when roomId is omitted). */
-  say(who: string, text: string, roomId?: string, mentions: string[] = []) {
+  /** `who` says `text` in the room (or privately to the bot when roomId is omitted); returns the message id. */
+  say(who: string, text: string, roomId?: string, mentions: string[] = []): string {
     const talker = this.mocker.ContactMock.load(who);
     const to = roomId ? this.mocker.RoomMock.load(roomId) : this.bot;
     talker.say(text, mentions.map((id) => this.mocker.ContactMock.load(id))).to(to);
+    return [...this.mocker.cacheMessagePayload.keys()].pop()!;
+  }
+
+  /** The platform delivers an already-delivered message again (as after a reconnect). */
+  redeliver(messageId: string) {
+    this.puppet.emit("message", { messageId });
   }
 
   onBotSaid(fn: (m: BotSaid) => void): () => void {

@@ -3,7 +3,7 @@
 import { WechatyBuilder, type Wechaty, type Message } from "wechaty";
 import type * as PUPPET from "wechaty-puppet";
 import qrTerminal from "qrcode-terminal";
-import type { ChatAdapter, ChatMessage, SendTarget } from "./types.ts";
+import type { ChatAdapter, ChatMessage, ChatPerson, GroupEvent, SendTarget } from "./types.ts";
 import { SendError } from "./types.ts";
 import type { Logger } from "../../core/log.ts";
 
@@ -23,7 +23,11 @@ export class WechatyAdapter implements ChatAdapter {
   readonly account: string;
   private bot: Wechaty;
   private handler?: (m: ChatMessage) => Promise<void>;
+  private eventHandler?: (e: GroupEvent) => Promise<void>;
   private online = false;
+  private stopping = false;
+  // WeChat cuts texts somewhere above 2,000 characters; stay well below so a split never lands mid-sentence badly.
+  readonly maxTextLength = 1800;
 
   constructor(private readonly opts: WechatyAdapterOptions) {
     this.account = opts.account;
@@ -52,9 +56,29 @@ export class WechatyAdapter implements ChatAdapter {
     });
     this.bot.on("logout", () => {
       this.online = false;
-      log.warn({ account: this.account }, "微信账号已退出登录");
+      // Our own shutdown logs out too: only an unexpected logout is worth a warning.
+      if (this.stopping) log.info({ account: this.account }, "微信账号已退出登录");
+      else log.warn({ account: this.account }, "微信账号已退出登录");
       opts.onLoginState?.({ status: "OFFLINE" });
     });
+    const emit = (e: Omit<GroupEvent, "channel" | "account" | "at">) => {
+      void this.eventHandler?.({ ...e, channel: "WECHAT", account: this.account, at: new Date() })
+        .catch((err) => log.error({ err, account: this.account }, "处理群事件失败"));
+    };
+    const person = (c: { id: string; name(): string }): ChatPerson => ({ platformUserId: c.id, displayName: c.name() });
+    this.bot.on("room-join", async (room, invitees) => {
+      const selfId = this.bot.currentUser.id;
+      const others = invitees.filter((c) => c.id !== selfId);
+      if (others.length < invitees.length) emit({ kind: "bot_joined", groupId: room.id, topic: await room.topic(), members: [] });
+      if (others.length) emit({ kind: "members_joined", groupId: room.id, members: others.map(person) });
+    });
+    this.bot.on("room-leave", async (room, leavers) => {
+      const selfId = this.bot.currentUser.id;
+      const others = leavers.filter((c) => c.id !== selfId);
+      if (others.length < leavers.length) emit({ kind: "bot_removed", groupId: room.id, members: [] });
+      if (others.length) emit({ kind: "members_left", groupId: room.id, members: others.map(person) });
+    });
+    this.bot.on("room-topic", (room, topic) => emit({ kind: "topic_changed", groupId: room.id, topic, members: [] }));
     this.bot.on("message", (msg) => {
       void this.dispatch(msg).catch((err) => log.error({ err, account: this.account }, "处理消息失败"));
     });
@@ -64,8 +88,25 @@ export class WechatyAdapter implements ChatAdapter {
     this.handler = handler;
   }
 
+  onGroupEvent(handler: (e: GroupEvent) => Promise<void>) {
+    this.eventHandler = handler;
+  }
+
   isOnline() {
     return this.online;
+  }
+
+  async groupMembers(groupId: string): Promise<ChatPerson[]> {
+    const room = await this.bot.Room.find({ id: groupId });
+    if (!room) return [];
+    const selfId = this.bot.currentUser.id;
+    const members = await room.memberAll();
+    return members.filter((c) => c.id !== selfId).map((c) => ({ platformUserId: c.id, displayName: c.name() }));
+  }
+
+  async groups() {
+    const rooms = await this.bot.Room.findAll();
+    return Promise.all(rooms.map(async (r) => ({ groupId: r.id, topic: await r.topic() })));
   }
 
   async start() {
@@ -74,6 +115,7 @@ export class WechatyAdapter implements ChatAdapter {
   }
 
   async stop() {
+    this.stopping = true;
     this.online = false;
     await this.bot.stop();
   }
@@ -90,7 +132,7 @@ export class WechatyAdapter implements ChatAdapter {
       conversation: room ? { kind: "group", groupId: room.id, topic: await room.topic() } : { kind: "private" },
       sender: { platformUserId: talker.id, displayName: talker.name() },
       text: room ? await msg.mentionText() : msg.text(),
-      mentions: mentioned.map((c) => c.id),
+      mentions: mentioned.filter((c) => c.id !== this.bot.currentUser.id).map((c) => c.id),
       mentionsMe: room ? await msg.mentionSelf() : false,
       platformMessageId: msg.id,
       at: msg.date(),
@@ -98,13 +140,14 @@ export class WechatyAdapter implements ChatAdapter {
     await this.handler(message);
   }
 
-  async send(target: SendTarget, text: string) {
+  async send(target: SendTarget, text: string, opts: { mentions?: string[] } = {}) {
     if (!this.online) throw new SendError("offline", "账号未登录");
     try {
       if (target.kind === "group") {
         const room = await this.bot.Room.find({ id: target.groupId });
         if (!room) throw new SendError("not_found", `群 ${target.groupId} 不可达`);
-        const sent = await room.say(text);
+        const mentioned = (await Promise.all((opts.mentions ?? []).map((id) => this.bot.Contact.find({ id })))).filter((c) => !!c);
+        const sent = mentioned.length ? await room.say(text, ...mentioned) : await room.say(text);
         return { platformMessageId: sent ? (sent as Message).id : undefined };
       }
       const contact = await this.bot.Contact.find({ id: target.userId });

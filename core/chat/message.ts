@@ -13,7 +13,7 @@ export interface ChatMessage {
   conversation: Conversation;
   sender: { platformUserId: string; displayName: string };
   text: string;
-  /** Platform user ids mentioned in the message. */
+  /** Platform user ids mentioned in the message, not counting the bot itself (that is `mentionsMe`). */
   mentions: string[];
   mentionsMe: boolean;
   /** Absent when the platform gives none; dedup then falls back to a content hash. */
@@ -22,3 +22,19 @@ export interface ChatMessage {
 }
 
 export type ChatRole = "COUNTY_ADMIN" | "TOWN_ADMIN" | "BRANCH_SECRETARY" | "MEMBER" | "GUEST";
+
+export interface ChatPerson {
+  platformUserId: string;
+  displayName: string;
+}
+
+/** Room events that keep the group roster current. `bot_joined` / `bot_removed` concern our own account. */
+export interface GroupEvent {
+  channel: ChatChannel;
+  account: string;
+  groupId: string;
+  kind: "bot_joined" | "bot_removed" | "members_joined" | "members_left" | "topic_changed";
+  members: ChatPerson[];
+  topic?: string;
+  at: Date;
+}

@@ -1,9 +1,9 @@
 // Keeps who and where we talk to current: chat identities, groups and which account reaches them.
 import type { PrismaClient } from "../db/index.ts";
-import type { ChatMessage, ChatRole } from "./message.ts";
+import type { ChatMessage, GroupEvent } from "./message.ts";
 
 /** WeChat contact ids are only stable per account; QQ numbers are global (see schema: ChatIdentity.scope). */
-export const identityScope = (m: Pick<ChatMessage, "channel" | "account">) => (m.channel === "WECHAT" ? m.account : "");
+export const identityScope = (m: { channel: ChatMessage["channel"]; account: string }) => (m.channel === "WECHAT" ? m.account : "");
 
 export async function touchIdentity(prisma: PrismaClient, m: ChatMessage) {
   const key = { channel: m.channel, scope: identityScope(m), platformUserId: m.sender.platformUserId };
@@ -14,7 +14,8 @@ export async function touchIdentity(prisma: PrismaClient, m: ChatMessage) {
   });
 }
 
-export async function touchGroup(prisma: PrismaClient, m: ChatMessage, accountId: number) {
+/** Records the group, that this account reaches it, and that the sender is in it. */
+export async function touchGroup(prisma: PrismaClient, m: ChatMessage, accountId: number, senderIdentityId: number) {
   if (m.conversation.kind !== "group") throw new Error("touchGroup: not a group message");
   const { groupId, topic } = m.conversation;
   const group = await prisma.chatGroup.upsert({
@@ -27,14 +28,87 @@ export async function touchGroup(prisma: PrismaClient, m: ChatMessage, accountId
     create: { groupId: group.id, accountId },
     update: { active: true, lastSeenAt: new Date() },
   });
+  await prisma.groupMembership.upsert({
+    where: { groupId_identityId: { groupId: group.id, identityId: senderIdentityId } },
+    create: { groupId: group.id, identityId: senderIdentityId },
+    update: { leftAt: null },
+  });
   return group;
 }
 
-/** A chat sender's role comes from the member record its identity is linked to (and that member's cadre login). */
-export async function resolveChatRole(prisma: PrismaClient, memberId: number | null): Promise<ChatRole> {
-  if (memberId == null) return "GUEST";
-  const member = await prisma.member.findUnique({ where: { id: memberId }, include: { cadreUser: true } });
-  if (!member) return "GUEST";
-  if (member.cadreUser?.active) return member.cadreUser.role;
-  return member.isSecretary ? "BRANCH_SECRETARY" : "MEMBER";
+type PersonKey = { platformUserId: string; displayName: string };
+
+/** Upserts identities for people seen on the platform; returns their ids by platform user id. */
+async function upsertIdentities(prisma: PrismaClient, channel: ChatMessage["channel"], scope: string, people: PersonKey[]) {
+  if (people.length === 0) return new Map<string, number>();
+  await prisma.chatIdentity.createMany({
+    data: people.map((p) => ({ channel, scope, platformUserId: p.platformUserId, displayName: p.displayName })),
+    skipDuplicates: true,
+  });
+  const rows = await prisma.chatIdentity.findMany({
+    where: { channel, scope, platformUserId: { in: people.map((p) => p.platformUserId) } },
+    select: { id: true, platformUserId: true },
+  });
+  return new Map(rows.map((r) => [r.platformUserId, r.id]));
+}
+
+async function groupByPlatformId(prisma: PrismaClient, e: Pick<GroupEvent, "channel" | "groupId" | "topic">) {
+  return prisma.chatGroup.upsert({
+    where: { channel_platformGroupId: { channel: e.channel, platformGroupId: e.groupId } },
+    create: { channel: e.channel, platformGroupId: e.groupId, topic: e.topic ?? "" },
+    update: e.topic ? { topic: e.topic } : {},
+  });
+}
+
+/** Replaces the group's roster with what the platform reports now: present people active, everyone else left. */
+export async function syncGroupMembers(prisma: PrismaClient, e: Pick<GroupEvent, "channel" | "account" | "groupId" | "topic">, accountId: number, people: PersonKey[]) {
+  const group = await groupByPlatformId(prisma, e);
+  await prisma.groupAccount.upsert({
+    where: { groupId_accountId: { groupId: group.id, accountId } },
+    create: { groupId: group.id, accountId },
+    update: { active: true, lastSeenAt: new Date() },
+  });
+  const ids = [...(await upsertIdentities(prisma, e.channel, identityScope(e), people)).values()];
+  await prisma.$transaction([
+    prisma.groupMembership.createMany({ data: ids.map((identityId) => ({ groupId: group.id, identityId })), skipDuplicates: true }),
+    prisma.groupMembership.updateMany({ where: { groupId: group.id, identityId: { in: ids }, leftAt: { not: null } }, data: { leftAt: null, joinedAt: new Date() } }),
+    prisma.groupMembership.updateMany({ where: { groupId: group.id, identityId: { notIn: ids }, leftAt: null }, data: { leftAt: new Date() } }),
+    prisma.chatGroup.update({ where: { id: group.id }, data: { memberCount: ids.length, active: true } }),
+  ]);
+  return group;
+}
+
+/** Records a room event so the roster stays current. */
+export async function recordGroupEvent(prisma: PrismaClient, e: GroupEvent, accountId: number) {
+  const group = await groupByPlatformId(prisma, e);
+  switch (e.kind) {
+    case "bot_joined":
+      await prisma.groupAccount.upsert({
+        where: { groupId_accountId: { groupId: group.id, accountId } },
+        create: { groupId: group.id, accountId },
+        update: { active: true, lastSeenAt: new Date() },
+      });
+      break;
+    case "bot_removed":
+      await prisma.groupAccount.updateMany({ where: { groupId: group.id, accountId }, data: { active: false } });
+      break;
+    case "members_joined": {
+      const ids = [...(await upsertIdentities(prisma, e.channel, identityScope(e), e.members)).values()];
+      await prisma.groupMembership.createMany({ data: ids.map((identityId) => ({ groupId: group.id, identityId })), skipDuplicates: true });
+      await prisma.groupMembership.updateMany({ where: { groupId: group.id, identityId: { in: ids } }, data: { leftAt: null } });
+      break;
+    }
+    case "members_left": {
+      const ids = [...(await upsertIdentities(prisma, e.channel, identityScope(e), e.members)).values()];
+      await prisma.groupMembership.updateMany({ where: { groupId: group.id, identityId: { in: ids }, leftAt: null }, data: { leftAt: e.at } });
+      break;
+    }
+    case "topic_changed":
+      break; // groupByPlatformId already stored the new topic
+  }
+  if (e.kind === "members_joined" || e.kind === "members_left") {
+    const count = await prisma.groupMembership.count({ where: { groupId: group.id, leftAt: null } });
+    await prisma.chatGroup.update({ where: { id: group.id }, data: { memberCount: count } });
+  }
+  return group;
 }

@@ -16,6 +16,8 @@ export interface EnqueueInput {
   groupId?: number | null;
   identityId?: number | null;
   body: string;
+  /** Platform user ids to @-mention (group deliveries). */
+  mentions?: string[];
   priority?: number;
   /** One delivery per key, ever: a retried command or job run cannot send twice. */
   idempotencyKey: string;
@@ -34,6 +36,7 @@ export async function enqueue(tx: Tx, input: EnqueueInput): Promise<boolean> {
         groupId: input.groupId ?? null,
         identityId: input.identityId ?? null,
         body: input.body,
+        payload: input.mentions?.length ? { mentions: input.mentions } : undefined,
         priority: input.priority ?? PRIORITY.notice,
         idempotencyKey: input.idempotencyKey,
         nextAttemptAt: input.notBefore ?? new Date(),
@@ -56,6 +59,7 @@ export interface ClaimedDelivery {
   groupId: number | null;
   identityId: number | null;
   body: string;
+  payload: { mentions?: string[]; partsSent?: number } | null;
   attempts: number;
   maxAttempts: number;
   platformGroupId: string | null;
@@ -83,7 +87,7 @@ export async function claimDue(prisma: PrismaClient, accountId: number, worker: 
             attempts = x.attempts + 1, "updatedAt" = now()
        FROM due
       WHERE x.id = due.id
-      RETURNING x.id, x.channel::text AS channel, x."groupId", x."identityId", x.body, x.attempts, x."maxAttempts",
+      RETURNING x.id, x.channel::text AS channel, x."groupId", x."identityId", x.body, x.payload, x.attempts, x."maxAttempts",
                 (SELECT g."platformGroupId" FROM "ChatGroup" g WHERE g.id = x."groupId") AS "platformGroupId",
                 (SELECT i."platformUserId" FROM "ChatIdentity" i WHERE i.id = x."identityId") AS "platformUserId"`,
     accountId,
@@ -91,6 +95,11 @@ export async function claimDue(prisma: PrismaClient, accountId: number, worker: 
     limit,
     String(leaseMs),
   );
+}
+
+/** Progress within a multi-part delivery, so a retry after a crash resumes instead of repeating parts. */
+export async function markPartsSent(prisma: PrismaClient, d: Pick<ClaimedDelivery, "id" | "payload">, partsSent: number) {
+  await prisma.delivery.update({ where: { id: d.id }, data: { payload: { ...(d.payload ?? {}), partsSent } } });
 }
 
 export async function markSent(prisma: PrismaClient, id: bigint, accountId: number, platformMessageId?: string) {
@@ -126,3 +135,17 @@ export async function markFailed(
 }
 
 export type { Delivery };
+
+/**
+ * Failover: hands this account's queued group deliveries back to the pool when another online account reaches the
+ * same group. Private messages stay: a WeChat contact id is only valid for the account that saw it.
+ */
+export async function releaseToOtherAccounts(prisma: PrismaClient, accountId: number): Promise<number> {
+  return prisma.$executeRawUnsafe(
+    `UPDATE "Delivery" d SET "accountId" = NULL, "updatedAt" = now()
+      WHERE d."accountId" = $1 AND d.status = 'QUEUED' AND d."groupId" IS NOT NULL
+        AND EXISTS (SELECT 1 FROM "GroupAccount" ga JOIN "BotAccount" b ON b.id = ga."accountId"
+                     WHERE ga."groupId" = d."groupId" AND ga."accountId" <> $1 AND ga.active AND b.status = 'ONLINE')`,
+    accountId,
+  );
+}

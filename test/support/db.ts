@@ -23,7 +23,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   }
   const url = new URL(admin);
   url.pathname = `/${name}`;
-  const db = await openDatabase({ url: url.toString(), pgliteDir: "memory://", retries: 0, poolSize: 5 });
+  const db = await openDatabase({ url: url.toString(), pgliteDir: "memory://", retries: 0, poolSize: 20 });
   return { ...db, url: url.toString(), name };
 }
 

@@ -1,0 +1,190 @@
+// One declaration per route feeds validation, TypeScript types and the OpenAPI document:
+//
+//   api.route({
+//     method: "get", path: "/api/org/units/:id/children", summary: "…", tags: ["org"],
+//     auth: { orgParam: "id" },                 // → authenticate + authorize(...) + bearer security in the docs
+//     params: IdParams, query: PageQuery,      // zod: parsed (with Chinese messages) before the handler runs
+//     response: { description: "…", schema: ChildUnitsPage },
+//     handler: (ctx, { params, query, principal }) => listChildUnits(ctx.deps.db, principal, params.id, query),
+//   });
+//
+// The handler returns the answer body; it is parsed with the response schema, so fields not in the contract
+// (password hashes, session keys...) are stripped instead of leaking.
+import { Router } from "@koa/router";
+import type { OpenAPIRegistry, RouteConfig } from "@asteasolutions/zod-to-openapi";
+import { z, type ZodObject, type ZodType } from "zod";
+import type { Principal } from "../core/auth/principal.ts";
+import { type FieldIssue, validationFailed, zodFieldIssues } from "../core/errors.ts";
+import { authenticate, authorize, requirePrincipal, type AuthorizeOptions } from "./middleware/auth.ts";
+import { ApiErrorSchema, BEARER_SCHEME, ERROR_DESCRIPTIONS, createRegistry } from "./openapi.ts";
+import type { ApiContextExt, ApiCtx, ApiMiddleware, ApiState } from "./types.ts";
+
+export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
+
+type Out<S> = S extends ZodType ? z.output<S> : undefined;
+
+export interface RouteInput<P, Q, B, A> {
+  params: Out<P>;
+  query: Out<Q>;
+  body: Out<B>;
+  /** Present whenever the route declares `auth`. */
+  principal: A extends AuthorizeOptions ? Principal : undefined;
+}
+
+export interface RouteSpec<
+  P extends ZodObject | undefined = undefined,
+  Q extends ZodObject | undefined = undefined,
+  B extends ZodType | undefined = undefined,
+  R extends ZodType = ZodType,
+  A extends AuthorizeOptions | undefined = undefined,
+> {
+  method: HttpMethod;
+  /** Koa style (":id"); converted to "{id}" for the document. */
+  path: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  /** Requires a valid token and passes these options to authorize(). Omit for public routes. */
+  auth?: A;
+  params?: P;
+  query?: Q;
+  body?: B;
+  response: { status?: 200 | 201; description: string; schema: R };
+  /** Error statuses worth documenting besides the ones implied by inputs and auth (400, 401, 403) and 500. */
+  errors?: number[];
+  handler: (ctx: ApiCtx, input: RouteInput<P, Q, B, A>) => Promise<z.input<R>> | z.input<R>;
+}
+
+export interface ApiRouter {
+  router: Router<ApiState, ApiContextExt>;
+  registry: OpenAPIRegistry;
+  route<
+    P extends ZodObject | undefined = undefined,
+    Q extends ZodObject | undefined = undefined,
+    B extends ZodType | undefined = undefined,
+    R extends ZodType = ZodType,
+    A extends AuthorizeOptions | undefined = undefined,
+  >(spec: RouteSpec<P, Q, B, R, A>): void;
+}
+
+// ---- Chinese validation messages ----
+
+const zhCN = z.locales.zhCN().localeError;
+const TYPE_NAMES: Record<string, string> = {
+  string: "文本",
+  number: "数字",
+  int: "整数",
+  boolean: "true 或 false",
+  object: "对象",
+  array: "数组",
+  date: "日期",
+};
+/**
+ * Zod's zh-CN locale says e.g. "数值过小：期望 number >=1"; users of the console read plain Chinese, so the common
+ * cases get plain sentences and the rest falls back to the locale.
+ */
+export const zhErrorMap: z.core.$ZodErrorMap = (issue) => {
+  switch (issue.code) {
+    case "invalid_type":
+      if (issue.input === undefined) return "此项为必填项";
+      return TYPE_NAMES[issue.expected] ? `必须是${TYPE_NAMES[issue.expected]}` : zhCN(issue);
+    case "too_small": {
+      const min = Number(issue.minimum);
+      if (issue.origin === "string") return min <= 1 ? "不能为空" : `至少 ${min} 个字符`;
+      if (issue.origin === "array") return `至少 ${min} 项`;
+      if (issue.origin === "number" || issue.origin === "int") return issue.inclusive ? `不能小于 ${min}` : `必须大于 ${min}`;
+      return zhCN(issue);
+    }
+    case "too_big": {
+      const max = Number(issue.maximum);
+      if (issue.origin === "string") return `最多 ${max} 个字符`;
+      if (issue.origin === "array") return `最多 ${max} 项`;
+      if (issue.origin === "number" || issue.origin === "int") return issue.inclusive ? `不能大于 ${max}` : `必须小于 ${max}`;
+      return zhCN(issue);
+    }
+    default:
+      return zhCN(issue);
+  }
+};
+
+/** Parses `value` with `schema`, collecting problems as field issues prefixed with `where` ("body", "query"...). */
+export function parseWith<S extends ZodType>(schema: S, value: unknown, where: string, issues: FieldIssue[]): z.output<S> | undefined {
+  const result = schema.safeParse(value, { error: zhErrorMap });
+  if (result.success) return result.data;
+  issues.push(...zodFieldIssues(result.error.issues, where));
+  return undefined;
+}
+
+/** For code outside route declarations: parse or throw 400 VALIDATION_FAILED. */
+export function parseOrThrow<S extends ZodType>(schema: S, value: unknown, where = "body"): z.output<S> {
+  const issues: FieldIssue[] = [];
+  const data = parseWith(schema, value, where, issues);
+  if (issues.length) throw validationFailed(issues);
+  return data as z.output<S>;
+}
+
+// ---- the router ----
+
+export const toOpenApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+
+const errorResponse = (status: number) => ({
+  description: ERROR_DESCRIPTIONS[status] ?? "错误",
+  content: { "application/json": { schema: ApiErrorSchema } },
+});
+
+export function createApiRouter(): ApiRouter {
+  const router = new Router<ApiState, ApiContextExt>();
+  const registry = createRegistry();
+
+  function route<P extends ZodObject | undefined, Q extends ZodObject | undefined, B extends ZodType | undefined, R extends ZodType, A extends AuthorizeOptions | undefined>(
+    spec: RouteSpec<P, Q, B, R, A>,
+  ) {
+    const status = spec.response.status ?? 200;
+
+    // Order inside a route: auth → validation → handler (the app-wide layers run before, see app.ts).
+    const guards: ApiMiddleware[] = spec.auth ? [authenticate, authorize(spec.auth)] : [];
+    const handle: ApiMiddleware = async (ctx) => {
+      const issues: FieldIssue[] = [];
+      const params = spec.params ? parseWith(spec.params, ctx.params, "params", issues) : undefined;
+      const query = spec.query ? parseWith(spec.query, ctx.query, "query", issues) : undefined;
+      const body = spec.body ? parseWith(spec.body, ctx.request.body, "body", issues) : undefined;
+      if (issues.length) throw validationFailed(issues);
+
+      const input = { params, query, body, principal: spec.auth ? requirePrincipal(ctx) : undefined } as RouteInput<P, Q, B, A>;
+      const result = await spec.handler(ctx, input);
+      const out = spec.response.schema.safeParse(result);
+      // Our bug, not the caller's: surfaces as 500 INTERNAL_ERROR with the details in the log only.
+      if (!out.success) throw new Error(`${spec.method.toUpperCase()} ${spec.path}: response does not match its schema: ${out.error.message}`);
+      ctx.status = status;
+      ctx.body = out.data;
+    };
+    router[spec.method](spec.path, ...(guards as any[]), handle as any);
+
+    const errorStatuses = new Set<number>(spec.errors ?? []);
+    if (spec.params || spec.query || spec.body) errorStatuses.add(400);
+    if (spec.body) (errorStatuses.add(413), errorStatuses.add(415));
+    if (spec.auth) (errorStatuses.add(401), errorStatuses.add(403));
+    errorStatuses.add(500);
+
+    const config: RouteConfig = {
+      method: spec.method,
+      path: toOpenApiPath(spec.path),
+      summary: spec.summary,
+      description: spec.description,
+      tags: spec.tags,
+      ...(spec.auth ? { security: [{ [BEARER_SCHEME]: [] }] } : {}),
+      request: {
+        ...(spec.params ? { params: spec.params } : {}),
+        ...(spec.query ? { query: spec.query } : {}),
+        ...(spec.body ? { body: { required: true, content: { "application/json": { schema: spec.body } } } } : {}),
+      },
+      responses: {
+        [status]: { description: spec.response.description, content: { "application/json": { schema: spec.response.schema } } },
+        ...Object.fromEntries([...errorStatuses].sort((a, b) => a - b).map((s) => [s, errorResponse(s)])),
+      },
+    };
+    registry.registerPath(config);
+  }
+
+  return { router, registry, route };
+}

@@ -1,0 +1,176 @@
+// Binding chat to the organisation: a group to the org unit it serves, a chat identity to a roster member, and the
+// roster reconciliation that shows who is missing. Shared by the bot commands and the API.
+import type { Channel, Prisma, PrismaClient, OrgUnit } from "../db/index.ts";
+import { AppError, badRequest, forbidden, notFound } from "../errors.ts";
+import { hasRoleAtLeast, pathInScope, ROLE_LABEL } from "../org/scope.ts";
+import { audit } from "../audit.ts";
+import type { ChatPrincipal } from "./principal.ts";
+
+type Tx = Prisma.TransactionClient | PrismaClient;
+
+const ACTIVE = { status: { in: ["ACTIVE", "PROBATIONARY"] } } satisfies Prisma.MemberWhereInput;
+
+export const KIND_LABEL: Record<OrgUnit["kind"], string> = { COUNTY: "县", TOWN: "乡镇", VILLAGE: "村/社区", BRANCH: "党支部", PARTY_GROUP: "党小组" };
+
+function requireCadre(p: ChatPrincipal, action: string) {
+  if (!hasRoleAtLeast(p, "BRANCH_SECRETARY")) throw forbidden("ROLE_REQUIRED", `抱歉，只有支部书记及以上的干部可以${action}。`);
+}
+
+/** Members of an org unit's roster: the branch's members, or for town/county groups their cadres. */
+export function rosterWhere(unit: Pick<OrgUnit, "id" | "kind" | "path">): Prisma.MemberWhereInput {
+  switch (unit.kind) {
+    case "PARTY_GROUP":
+      return { ...ACTIVE, partyGroupId: unit.id };
+    case "BRANCH":
+      return { ...ACTIVE, branchId: unit.id };
+    case "VILLAGE":
+      return { ...ACTIVE, branch: { path: { startsWith: unit.path } } };
+    default:
+      return { ...ACTIVE, branch: { path: { startsWith: unit.path } }, OR: [{ isSecretary: true }, { cadreUser: { isNot: null } }] };
+  }
+}
+
+export async function findUnitByCodeOrName(tx: Tx, text: string) {
+  const unit = await tx.orgUnit.findFirst({ where: { code: text, active: true } });
+  if (unit) return unit;
+  const byName = await tx.orgUnit.findMany({ where: { name: text, active: true }, take: 3 });
+  if (byName.length === 1) return byName[0];
+  if (byName.length > 1) throw badRequest("UNIT_AMBIGUOUS", `有多个单位叫“${text}”，请改用单位编码（如 ${byName.map((u) => u.code).join("、")}）。`);
+  throw notFound("UNIT_NOT_FOUND", `没有找到编码或名称为“${text}”的单位，请核对后重试。`);
+}
+
+export async function bindGroup(tx: Tx, p: ChatPrincipal, groupId: number, unitText: string, channel: string) {
+  requireCadre(p, "绑定群");
+  if (!unitText) throw badRequest("ARGUMENT_MISSING", "请在命令后写上支部编码，例如：绑定支部 C01-T01-V01-B");
+  const unit = await findUnitByCodeOrName(tx, unitText);
+  if (!pathInScope(p, unit.path)) throw forbidden("OUT_OF_SCOPE", `抱歉，「${unit.name}」不在您（${ROLE_LABEL[p.role!]}）的管辖范围内。`);
+  const group = await tx.chatGroup.findUniqueOrThrow({ where: { id: groupId }, include: { orgUnit: true } });
+  if (group.orgUnitId === unit.id) return { unit, already: true };
+  if (group.orgUnit) throw new AppError(409, "GROUP_ALREADY_BOUND", `本群已绑定到「${group.orgUnit.name}」。如需更换，请先发送“解绑”。`);
+  const kind = unit.kind === "TOWN" || unit.kind === "COUNTY" ? "CADRE" : "BRANCH";
+  await tx.chatGroup.update({ where: { id: groupId }, data: { orgUnitId: unit.id, kind, boundAt: new Date(), boundByIdentityId: p.identityId } });
+  await audit(tx, { actorId: p.cadreUserId, actorIdentityId: p.identityId, channel, action: "group.bind", targetType: "ChatGroup", targetId: groupId, detail: { orgUnitId: unit.id, code: unit.code } });
+  return { unit, already: false };
+}
+
+export async function unbindGroup(tx: Tx, p: ChatPrincipal, groupId: number, channel: string) {
+  requireCadre(p, "解绑群");
+  const group = await tx.chatGroup.findUniqueOrThrow({ where: { id: groupId }, include: { orgUnit: true } });
+  if (!group.orgUnit) throw badRequest("GROUP_NOT_BOUND", "本群还没有绑定任何单位。");
+  if (!pathInScope(p, group.orgUnit.path)) throw forbidden("OUT_OF_SCOPE", `抱歉，「${group.orgUnit.name}」不在您的管辖范围内，不能解绑。`);
+  await tx.chatGroup.update({ where: { id: groupId }, data: { orgUnitId: null, kind: "OTHER", boundAt: null, boundByIdentityId: null } });
+  await audit(tx, { actorId: p.cadreUserId, actorIdentityId: p.identityId, channel, action: "group.unbind", targetType: "ChatGroup", targetId: groupId, detail: { orgUnitId: group.orgUnit.id, code: group.orgUnit.code } });
+  return group.orgUnit;
+}
+
+async function boundUnit(tx: Tx, groupId: number) {
+  const group = await tx.chatGroup.findUniqueOrThrow({ where: { id: groupId }, include: { orgUnit: true } });
+  if (!group.orgUnit) throw badRequest("GROUP_NOT_BOUND", "本群还没有绑定支部。请支部书记在群里发送“绑定支部 支部编码”。");
+  return group.orgUnit;
+}
+
+/** Roster members of the group's unit called `name`, narrowed by the phone's last four digits when given. */
+async function rosterMatches(tx: Tx, unit: OrgUnit, name: string, phoneTail?: string) {
+  return tx.member.findMany({
+    where: { ...rosterWhere(unit), name, ...(phoneTail ? { phone: { endsWith: phoneTail } } : {}) },
+    select: { id: true, name: true, branch: { select: { name: true } } },
+    take: 5,
+  });
+}
+
+const NAME_RE = /^[\p{Script=Han}A-Za-z·・.\s]{1,20}$/u;
+
+function checkName(name: string) {
+  if (!name) throw badRequest("ARGUMENT_MISSING", "请写上姓名。");
+  if (!NAME_RE.test(name)) throw badRequest("NAME_INVALID", "姓名格式不对，请只写姓名（不超过 20 个字）。");
+}
+
+/** A secretary links someone's chat identity to a roster member (`登记 @某人 姓名 [手机后四位]`). */
+export async function linkIdentity(
+  tx: Tx,
+  p: ChatPrincipal,
+  input: { groupId: number; targetIdentityId: number; name: string; phoneTail?: string; channel: string },
+) {
+  requireCadre(p, "为他人登记");
+  checkName(input.name);
+  const unit = await boundUnit(tx, input.groupId);
+  if (!pathInScope(p, unit.path)) throw forbidden("OUT_OF_SCOPE", `抱歉，「${unit.name}」不在您的管辖范围内。`);
+  const matches = await rosterMatches(tx, unit, input.name, input.phoneTail);
+  if (matches.length === 0) throw notFound("MEMBER_NOT_FOUND", `「${unit.name}」名单中没有找到“${input.name}”${input.phoneTail ? "（手机后四位不符）" : ""}，请核对后重试。`);
+  if (matches.length > 1) throw badRequest("MEMBER_AMBIGUOUS", `名单中有 ${matches.length} 位“${input.name}”，请在姓名后加上手机后四位，例如：登记 @某人 ${input.name} 1234`);
+  const member = matches[0];
+  const identity = await tx.chatIdentity.update({ where: { id: input.targetIdentityId }, data: { memberId: member.id, linkedAt: new Date() } });
+  await audit(tx, { actorId: p.cadreUserId, actorIdentityId: p.identityId, channel: input.channel, action: "identity.link", targetType: "ChatIdentity", targetId: identity.id, detail: { memberId: member.id, by: "secretary" } });
+  return { member, identity };
+}
+
+/** `<姓名> <手机后四位>`, checked before any attempt is counted against the guessing limit. */
+export function parseSelfLink(args: string): { name: string; phoneTail: string } {
+  const [name = "", phoneTail = ""] = args.split(/\s+/u).filter(Boolean);
+  checkName(name);
+  if (!/^\d{4}$/.test(phoneTail)) throw badRequest("PHONE_TAIL_INVALID", "请写上姓名和手机号后四位，例如：我是 张三 1234");
+  return { name, phoneTail };
+}
+
+/** Self-binding, confirmed against the roster: name and the last four digits of the phone on file. */
+export async function selfLink(tx: Tx, p: ChatPrincipal, input: { groupId?: number; name: string; phoneTail: string; channel: string }) {
+  if (p.memberId != null) {
+    const current = await tx.member.findUnique({ where: { id: p.memberId }, select: { name: true } });
+    throw new AppError(409, "ALREADY_LINKED", `您已登记为“${current?.name ?? p.name}”，无需重复登记。如信息有误，请联系支部书记。`);
+  }
+  let where: Prisma.MemberWhereInput;
+  if (input.groupId != null) {
+    where = rosterWhere(await boundUnit(tx, input.groupId));
+  } else {
+    // Privately: only the rosters of the bound groups this person is in, never the whole county.
+    const groups = await tx.groupMembership.findMany({ where: { identityId: p.identityId, leftAt: null, group: { orgUnitId: { not: null } } }, select: { group: { select: { orgUnit: true } } } });
+    const units = groups.map((g) => g.group.orgUnit!).filter(Boolean);
+    if (units.length === 0) throw badRequest("NO_BOUND_GROUP", "请在您所在支部的微信群里发送“我是 姓名 手机后四位”完成登记。");
+    where = { OR: units.map(rosterWhere) };
+  }
+  const matches = await tx.member.findMany({ where: { AND: [where, { name: input.name, phone: { endsWith: input.phoneTail } }] }, select: { id: true, name: true, branch: { select: { name: true } } }, take: 2 });
+  if (matches.length !== 1) {
+    throw notFound("MEMBER_NOT_FOUND", matches.length === 0 ? "没有找到匹配的党员，请核对姓名和手机后四位；也可以请支部书记用“登记”为您登记。" : "名单中有重名且手机后四位相同，请联系支部书记为您登记。");
+  }
+  const member = matches[0];
+  // Another identity on the same platform already linked to this member (a new phone, or someone else): keep both,
+  // and let the audit log say so for the secretary to check.
+  const taken = await tx.chatIdentity.findFirst({ where: { memberId: member.id, channel: input.channel as Channel, id: { not: p.identityId } } });
+  await tx.chatIdentity.update({ where: { id: p.identityId }, data: { memberId: member.id, linkedAt: new Date() } });
+  await audit(tx, { actorIdentityId: p.identityId, channel: input.channel, action: "identity.link", targetType: "ChatIdentity", targetId: p.identityId, detail: { memberId: member.id, by: "self", alsoLinkedIdentityId: taken?.id } });
+  return { member, alsoLinkedElsewhere: !!taken };
+}
+
+export interface RosterReport {
+  unit: Pick<OrgUnit, "id" | "code" | "name" | "kind">;
+  rosterCount: number;
+  groupCount: number;
+  linkedInGroup: number;
+  /** Roster members with no linked identity in the group. */
+  missingFromGroup: { count: number; names: string[] };
+  /** People in the group not linked to anyone on this roster. */
+  notOnRoster: { count: number; names: string[] };
+}
+
+export async function rosterReport(tx: Tx, groupId: number, nameCap = 10): Promise<RosterReport> {
+  const unit = await boundUnit(tx, groupId);
+  const roster = rosterWhere(unit);
+  const inGroup = { groupMemberships: { some: { groupId, leftAt: null } } } satisfies Prisma.ChatIdentityWhereInput;
+  const [rosterCount, groupCount, linkedInGroup, missingCount, missing, notOnRosterCount, notOnRoster] = await Promise.all([
+    tx.member.count({ where: roster }),
+    tx.groupMembership.count({ where: { groupId, leftAt: null } }),
+    tx.member.count({ where: { AND: [roster, { identities: { some: inGroup } }] } }),
+    tx.member.count({ where: { AND: [roster, { identities: { none: inGroup } }] } }),
+    tx.member.findMany({ where: { AND: [roster, { identities: { none: inGroup } }] }, select: { name: true }, orderBy: { id: "asc" }, take: nameCap }),
+    tx.chatIdentity.count({ where: { ...inGroup, OR: [{ memberId: null }, { member: { NOT: roster } }] } }),
+    tx.chatIdentity.findMany({ where: { ...inGroup, OR: [{ memberId: null }, { member: { NOT: roster } }] }, select: { displayName: true }, orderBy: { id: "asc" }, take: nameCap }),
+  ]);
+  return {
+    unit: { id: unit.id, code: unit.code, name: unit.name, kind: unit.kind },
+    rosterCount,
+    groupCount,
+    linkedInGroup,
+    missingFromGroup: { count: missingCount, names: missing.map((m) => m.name) },
+    notOnRoster: { count: notOnRosterCount, names: notOnRoster.map((i) => i.displayName || "（无昵称）") },
+  };
+}

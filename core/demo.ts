@@ -1,0 +1,146 @@
+// `npm run demo [-- --once]`: the whole system in one process against a simulated county.
+// With DATABASE_URL / REDIS_URL unset it runs embedded: PGlite under ./data/pglite and in-process coordination.
+// The chat side is a simulated WeChat (wechaty-puppet-mock): type a line and a member says it in a branch group.
+import { parseArgs } from "node:util";
+import { createInterface } from "node:readline";
+import { loadConfig, ConfigError } from "./config.ts";
+import { createLogger } from "./log.ts";
+import { startRuntime, type Runtime } from "./runtime.ts";
+import { MockWechat } from "../bot/adapters/wechaty-mock.ts";
+import { seedIfEmpty } from "../prisma/seed/load.ts";
+import { DEMO_PASSWORDS } from "../prisma/seed/county.ts";
+
+const { values } = parseArgs({ options: { once: { type: "boolean", default: false } } });
+const once = values.once!;
+
+// Demo pacing and quiet logs, unless the operator set them: the console shows the conversation.
+process.env.LOG_LEVEL ??= "warn";
+process.env.SENDER_MIN_GAP_MS ??= "200";
+process.env.SENDER_JITTER_MS ??= "300";
+process.env.SENDER_POLL_MS ??= "500";
+if (once) process.env.API_PORT ??= "0";
+
+const out = (line = "") => process.stdout.write(line + "\n");
+
+async function main() {
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL);
+  out(`netbranch 演示 · 数据库：${config.DATABASE_URL ? "PostgreSQL（DATABASE_URL）" : `内置 PGlite（${config.PGLITE_DIR}）`} · 协调：${config.REDIS_URL ? "Redis" : "进程内"}`);
+  const wechat = new MockWechat();
+  const t0 = Date.now();
+  const runtime = await startRuntime({
+    roles: ["api", "bot", "jobs"],
+    config,
+    log,
+    bot: { puppet: wechat.puppet },
+    beforeRoles: async (ctx) => {
+      let last = "";
+      const seeded = await seedIfEmpty(ctx.db.prisma, {
+        accountName: config.BOT_ACCOUNT,
+        onProgress: (step, done, total) => {
+          const line = `  正在加载模拟县：${step} ${done}/${total}`;
+          if (line !== last && process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
+          last = line;
+        },
+      });
+      if (process.stderr.isTTY && last) process.stderr.write("\r\x1b[K");
+      if (seeded) out(`已加载模拟县（首次启动，用时 ${((Date.now() - t0) / 1000).toFixed(1)} 秒）`);
+    },
+  });
+  const stop = async (code: number) => {
+    await runtime.stop();
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void stop(0));
+  process.on("SIGTERM", () => void stop(0));
+
+  try {
+    const room = await openDemoRoom(runtime, wechat);
+    wechat.login();
+    await printCounty(runtime);
+    out(`API 地址：${runtime.api!.url}   接口文档：${runtime.api!.url}/api/docs`);
+    out(`演示账号：county_admin / ${DEMO_PASSWORDS.county}（县级）  town01_admin / ${DEMO_PASSWORDS.town}（乡镇）`);
+    out("");
+    out(`模拟微信群「${room.topic}」（${room.members.length} 人）：`);
+    wechat.onBotSaid((m) => {
+      if (m.conversationId === room.id) out(`  【群】支部小助手：${m.text.replace(/\n/g, "\n      ")}`);
+      else out(`  【私聊 ${m.conversationId}】支部小助手：${m.text.replace(/\n/g, "\n      ")}`);
+    });
+    const speaker = room.members[0];
+    const reply = wechat.waitForBot(room.id, (t) => t.includes("可用命令"), 30_000);
+    out(`  【群】${speaker.name}：帮助`);
+    wechat.say(speaker.id, "帮助", room.id);
+    await reply;
+
+    if (once) {
+      await checkApi(runtime.api!.url);
+      out("演示脚本完成。");
+      await stop(0);
+      return;
+    }
+    out("");
+    out(`输入一句话，${speaker.name} 会在群里说出来（以“私聊 ”开头则私聊机器人）；Ctrl+C 退出。`);
+    const rl = createInterface({ input: process.stdin });
+    rl.on("line", (line) => {
+      const text = line.trim();
+      if (!text) return;
+      if (text.startsWith("私聊 ")) wechat.say(speaker.id, text.slice(3).trim());
+      else wechat.say(speaker.id, text, room.id);
+    });
+    rl.on("close", () => void 0);
+  } catch (e) {
+    console.error(`演示失败：${(e as Error).message}`);
+    await stop(1);
+  }
+}
+
+/** The first branch's group of the simulated county, with its roster, as a mock WeChat room. */
+async function openDemoRoom(runtime: Runtime, wechat: MockWechat) {
+  const { prisma } = runtime.ctx.db;
+  const group = await prisma.chatGroup.findFirstOrThrow({
+    where: { kind: "BRANCH", channel: "WECHAT" },
+    orderBy: { id: "asc" },
+    include: { memberships: { take: 40, orderBy: { identityId: "asc" }, include: { identity: true } } },
+  });
+  const members = group.memberships.map((m) => ({ id: m.identity.platformUserId, name: m.identity.displayName }));
+  wechat.room(group.platformGroupId, group.topic, members);
+  return { id: group.platformGroupId, topic: group.topic, members };
+}
+
+async function printCounty(runtime: Runtime) {
+  const { prisma } = runtime.ctx.db;
+  const [towns, branches, members, groups] = await Promise.all([
+    prisma.orgUnit.count({ where: { kind: "TOWN" } }),
+    prisma.orgUnit.count({ where: { kind: "BRANCH" } }),
+    prisma.member.count(),
+    prisma.chatGroup.count(),
+  ]);
+  out(`模拟县：${towns} 个乡镇、${branches} 个党支部、${members} 名党员、${groups} 个微信群`);
+}
+
+/** The scripted scenario's API half: health, readiness, a cadre login and who-am-I. */
+async function checkApi(base: string) {
+  const get = async (path: string, token?: string) => {
+    const res = await fetch(base + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    if (!res.ok) throw new Error(`GET ${path} 返回 ${res.status}：${await res.text()}`);
+    return res.json() as Promise<any>;
+  };
+  await get("/healthz");
+  const ready = await get("/readyz");
+  out(`  /readyz：${JSON.stringify(ready.checks ?? ready)}`);
+  const login = await fetch(base + "/api/auth/login", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: "county_admin", password: DEMO_PASSWORDS.county }),
+  });
+  const body = (await login.json()) as any;
+  if (!login.ok) throw new Error(`登录失败：${JSON.stringify(body)}`);
+  const token = body.accessToken ?? body.token ?? body.access_token;
+  const me = await get("/api/auth/me", token);
+  out(`  县级管理员登录成功：${JSON.stringify(me).slice(0, 160)}`);
+}
+
+main().catch((e) => {
+  console.error(e instanceof ConfigError ? e.message : `演示启动失败：${(e as Error).message}`);
+  process.exit(1);
+});

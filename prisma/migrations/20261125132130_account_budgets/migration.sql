@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "BotAccount" ADD COLUMN     "maxMentions" INTEGER NOT NULL DEFAULT 10,
+ADD COLUMN     "sendsPerHour" INTEGER NOT NULL DEFAULT 300;
