@@ -20,26 +20,21 @@ const DEDUP_TTL_MS = 10 * 60_000;
 const REFUSAL_QUIET_MS = 10 * 60_000;
 
 /**
- * Dedup keys. With a platform message id: the id (redelivery after a reconnect), plus content + sender for a few
- * seconds, which catches the same group message arriving through two of our accounts (each sees its own id) and
- * accidental double sends. Without an id: content + sender + minute.
+ * Dedup keys. With a platform message id: the id (redelivery after a reconnect), plus sender + content + the
+ * platform's own timestamp to the second, which catches the same group message arriving through two of our
+ * accounts (each sees its own id, but the server's send time is the same). Without an id: sender + content + minute.
  */
-const SAME_CONTENT_TTL_MS = 3_000;
-function dedupKeys(m: ChatMessage): { key: string; ttlMs: number }[] {
+function dedupKeys(m: ChatMessage): string[] {
   const scope = m.conversation.kind === "group" ? m.conversation.groupId : `p:${m.account}`;
   const hash = (s: string) => createHash("sha1").update(s).digest("hex");
-  if (!m.platformMessageId) {
-    return [{ key: `seen:${m.channel}:${scope}:m:${hash(`${m.sender.platformUserId}|${m.text}|${m.mentions.join(",")}|${Math.floor(m.at.getTime() / 60_000)}`)}`, ttlMs: DEDUP_TTL_MS }];
-  }
-  return [
-    { key: `seen:${m.channel}:${scope}:id:${hash(m.platformMessageId)}`, ttlMs: DEDUP_TTL_MS },
-    { key: `seen:${m.channel}:${scope}:c:${hash(`${m.sender.platformUserId}|${m.text}|${m.mentions.join(",")}`)}`, ttlMs: SAME_CONTENT_TTL_MS },
-  ];
+  const content = `${m.sender.platformUserId}|${m.text}|${m.mentions.join(",")}`;
+  if (!m.platformMessageId) return [`seen:${m.channel}:${scope}:m:${hash(`${content}|${Math.floor(m.at.getTime() / 60_000)}`)}`];
+  return [`seen:${m.channel}:${scope}:id:${hash(m.platformMessageId)}`, `seen:${m.channel}:${scope}:s:${hash(`${content}|${Math.floor(m.at.getTime() / 1000)}`)}`];
 }
 
 async function seenBefore(app: AppContext, m: ChatMessage) {
   // Both keys are marked, so either kind of duplicate is caught later, whichever arrives first.
-  const seen = await Promise.all(dedupKeys(m).map((k) => app.coord.seenBefore(k.key, k.ttlMs)));
+  const seen = await Promise.all(dedupKeys(m).map((k) => app.coord.seenBefore(k, DEDUP_TTL_MS)));
   return seen.some(Boolean);
 }
 
@@ -64,7 +59,7 @@ export async function handleMessage({ app, table, adapter, accountId }: BotDeps,
   if (group && parsed?.spec.syncRoster) {
     group = await syncGroupMembers(prisma, { channel: m.channel, account: m.account, groupId: group.platformGroupId }, accountId, await adapter.groupMembers(group.platformGroupId));
   }
-  const replyKey = `reply:${dedupKeys(m)[0].key}`;
+  const replyKey = `reply:${dedupKeys(m)[0]}`;
   const write = (tx: Parameters<Parameters<typeof prisma.$transaction>[0]>[0], replies: CommandReply[]) =>
     Promise.all(
       replies.map((r, i) => {

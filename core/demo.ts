@@ -7,7 +7,7 @@ import { loadConfig, ConfigError } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { startRuntime, type Runtime } from "./runtime.ts";
 import { MockWechat } from "../bot/adapters/wechaty-mock.ts";
-import { seedIfEmpty } from "../prisma/seed/load.ts";
+import { seedIfEmpty, SEED_STEP_LABELS } from "../prisma/seed/load.ts";
 import { DEMO_PASSWORDS } from "../prisma/seed/county.ts";
 
 const { values } = parseArgs({ options: { once: { type: "boolean", default: false } } });
@@ -38,7 +38,7 @@ async function main() {
       const seeded = await seedIfEmpty(ctx.db.prisma, {
         accountName: config.BOT_ACCOUNT,
         onProgress: (step, done, total) => {
-          const line = `  正在加载模拟县：${step} ${done}/${total}`;
+          const line = `  正在加载模拟县：${SEED_STEP_LABELS[step as keyof typeof SEED_STEP_LABELS] ?? step} ${done}/${total}`;
           if (line !== last && process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
           last = line;
         },
@@ -64,13 +64,14 @@ async function main() {
     out(`模拟微信群「${room.topic}」（${room.members.length} 人）：`);
     wechat.onBotSaid((m) => {
       if (m.conversationId === room.id) out(`  【群】支部小助手：${m.text.replace(/\n/g, "\n      ")}`);
-      else out(`  【私聊 ${m.conversationId}】支部小助手：${m.text.replace(/\n/g, "\n      ")}`);
+      else if (!m.conversationId.includes("@")) out(`  【私聊 ${m.conversationId}】支部小助手：${m.text.replace(/\n/g, "\n      ")}`);
     });
     const speaker = room.members[0];
     const reply = wechat.waitForBot(room.id, (t) => t.includes("可用命令"), 30_000);
     out(`  【群】${speaker.name}：帮助`);
     wechat.say(speaker.id, "帮助", room.id);
     await reply;
+    await bindingScenario(runtime, wechat);
 
     if (once) {
       await checkApi(runtime.api!.url);
@@ -92,6 +93,37 @@ async function main() {
     console.error(`演示失败：${(e as Error).message}`);
     await stop(1);
   }
+}
+
+/**
+ * A branch secretary brings a new WeChat group onto the system: 本群信息 (not bound yet), 绑定支部, a member's
+ * 我是 against the roster, 本群信息 and 名单核对. Every reply travels through the outbox and the paced sender.
+ */
+async function bindingScenario(runtime: Runtime, wechat: MockWechat) {
+  const { prisma } = runtime.ctx.db;
+  const branch = await prisma.orgUnit.findFirstOrThrow({ where: { kind: "BRANCH" }, orderBy: { id: "asc" }, skip: 1 });
+  const secretary = await prisma.member.findFirstOrThrow({ where: { branchId: branch.id, isSecretary: true }, include: { identities: true } });
+  const newcomer = await prisma.member.findFirstOrThrow({ where: { branchId: branch.id, isSecretary: false, phone: { not: null } }, orderBy: { id: "asc" } });
+  const sec = { id: secretary.identities[0].platformUserId, name: secretary.identities[0].displayName };
+  const fresh = { id: "wxid_demo_newphone", name: `${newcomer.name}（新手机）` };
+  const roomId = "demo-new-group@chatroom";
+  const topic = `${branch.name}学习群`;
+  wechat.room(roomId, topic, [sec, fresh]);
+  out("");
+  out(`新建的微信群「${topic}」，支部书记 ${secretary.name} 把它接入系统：`);
+  const say = async (who: { id: string; name: string }, text: string) => {
+    const reply = wechat.waitForBot(roomId, () => true, 30_000);
+    out(`  【新群】${who.name}：${text}`);
+    wechat.say(who.id, text, roomId);
+    out(`  【新群】支部小助手：${(await reply).text.replace(/\n/g, "\n      ")}`);
+  };
+  const group = await prisma.chatGroup.findUnique({ where: { channel_platformGroupId: { channel: "WECHAT", platformGroupId: roomId } } });
+  if (group?.orgUnitId) await say(sec, "解绑"); // a demo run before this one left it bound
+  await say(sec, "本群信息");
+  await say(sec, `绑定支部 ${branch.code}`);
+  await say(fresh, `我是 ${newcomer.name} ${newcomer.phone!.slice(-4)}`);
+  await say(sec, "本群信息");
+  await say(sec, "名单核对");
 }
 
 /** The first branch's group of the simulated county, with its roster, as a mock WeChat room. */

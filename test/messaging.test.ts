@@ -55,8 +55,9 @@ describe("a group not yet bound", () => {
 
   test("a member who is not a cadre cannot bind it, and is told why only once", async () => {
     expect(await ask("wx_stranger", "绑定支部 " + county.branch1.code)).toMatch(/需要支部书记权限.*我是 姓名 手机后四位/s);
-    // The same refusal again stays silent; a different command is still answered.
-    wechat.say("wx_stranger", "绑定支部 " + county.branch1.code, ROOM);
+    // The same refusal again (typed differently, so it is not a duplicate message) stays silent; a different
+    // command is still answered.
+    wechat.say("wx_stranger", "/绑定支部 " + county.branch1.code, ROOM);
     expect(await ask("wx_stranger", "帮助")).toContain("可用命令");
     expect(wechat.said.filter((s) => s.text.includes("需要支部书记权限"))).toHaveLength(1);
   });
