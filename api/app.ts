@@ -8,8 +8,10 @@ import { createMiniProgramClient, type MiniProgramClient } from "../core/wechat/
 import { jsonBody } from "./middleware/body.ts";
 import { errorHandler } from "./middleware/errors.ts";
 import { baseHeaders, requestId, requestLogger } from "./middleware/request.ts";
+import { registerAccountRoutes } from "./routes/accounts.ts";
 import { registerAuthRoutes } from "./routes/auth.ts";
 import { registerDocsRoutes } from "./routes/docs.ts";
+import { registerGroupRoutes } from "./routes/groups.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerMpRoutes } from "./routes/mp.ts";
 import { registerOrgRoutes } from "./routes/org.ts";
@@ -26,6 +28,7 @@ export interface ApiOptions {
 export function createApp(deps: AppContext, options: ApiOptions = {}): ApiApp {
   const app: ApiApp = new Koa<ApiState, ApiContextExt>();
   app.context.deps = deps;
+  app.proxy = deps.config.API_TRUST_PROXY;
   // Every error is answered by errorHandler; this only sees failures outside a request's chain (socket errors).
   app.silent = true;
   app.on("error", (err: Error) => deps.log.warn({ err: err.message }, "HTTP 连接出错"));
@@ -35,6 +38,8 @@ export function createApp(deps: AppContext, options: ApiOptions = {}): ApiApp {
   registerAuthRoutes(api);
   registerMpRoutes(api, options.miniProgram ?? createMiniProgramClient(deps.config, deps.log, { timeoutMs: options.wechatTimeoutMs }));
   registerOrgRoutes(api);
+  registerAccountRoutes(api);
+  registerGroupRoutes(api);
   registerDocsRoutes(api);
 
   app.use(requestId());

@@ -71,6 +71,8 @@ export function generateOpenApiDocument(registry: OpenAPIRegistry) {
       { name: "auth", description: "干部登录 / cadre authentication" },
       { name: "miniprogram", description: "小程序 / WeChat mini-program" },
       { name: "org", description: "组织架构 / organisation tree" },
+      { name: "accounts", description: "机器人账号 / bot accounts" },
+      { name: "groups", description: "群 / chat groups" },
       { name: "docs", description: "接口文档 / this document" },
     ],
   });

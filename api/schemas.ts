@@ -19,3 +19,11 @@ export const PageQuery = z.object({
   page: z.coerce.number().int().min(1).max(100000).default(1).meta({ description: "页码，从 1 开始" }),
   pageSize: z.coerce.number().int().min(1).max(100).default(20).meta({ description: "每页条数（1-100）" }),
 });
+
+// ---- messaging platform (bot accounts, chat groups) ----
+
+export const ChannelSchema = z.enum(["WECHAT", "QQ", "MINIPROGRAM"]).meta({ id: "Channel" });
+export const AccountStatusSchema = z
+  .enum(["OFFLINE", "NEED_LOGIN", "ONLINE", "RATE_LIMITED", "COOLDOWN", "DISABLED"])
+  .meta({ id: "AccountStatus", description: "OFFLINE 离线 · NEED_LOGIN 待扫码登录 · ONLINE 在线 · RATE_LIMITED 已限流 · COOLDOWN 风控冷却中 · DISABLED 已停用" });
+export const GroupKindSchema = z.enum(["BRANCH", "CADRE", "OTHER"]).meta({ id: "GroupKind", description: "BRANCH 支部群 · CADRE 干部群 · OTHER 其他/未绑定" });

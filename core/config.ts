@@ -40,6 +40,8 @@ const envSchema = z
     REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_\-.]*$/, { message: "只能包含字母、数字和 : _ - ." }).default("netbranch:"),
     API_HOST: z.string().min(1).default("0.0.0.0"),
     API_PORT: int(0, 65535).default(3000),
+    /** Behind nginx or another reverse proxy: take the client address from X-Forwarded-For (login rate limits). */
+    API_TRUST_PROXY: bool.default(false),
     API_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, { message: "格式如 1mb、512kb" }).default("1mb"),
     JWT_SECRET: z.string().min(32, { message: "至少 32 个字符" }).default(DEV_JWT_SECRET),
     JWT_ACCESS_TTL_SECONDS: int(60, 30 * 24 * 3600).default(7200),

@@ -141,6 +141,28 @@ describe("group info and roster reconciliation", () => {
   });
 });
 
+describe("room events keep the roster current", () => {
+  test("the bot added to a new group records the group and its members; a topic change is stored", async () => {
+    const ROOM2 = "newly-added@chatroom";
+    const room2 = wechat.mocker.createRoom({ id: ROOM2, topic: "河西村议事群", memberIdList: ["wx_zhaoliu", "wx_stranger"] });
+    room2.add(wechat.bot).by(wechat.mocker.ContactMock.load("wx_zhaoliu"));
+    await eventually(async () => {
+      const g = await ctx.db.prisma.chatGroup.findUniqueOrThrow({
+        where: { channel_platformGroupId: { channel: "WECHAT", platformGroupId: ROOM2 } },
+        include: { memberships: { where: { leftAt: null }, include: { identity: true } }, accounts: true },
+      });
+      expect(g.topic).toBe("河西村议事群");
+      expect(g.accounts.map((a) => a.accountId)).toEqual([bot.accountId]);
+      expect(g.memberships.map((m) => m.identity.platformUserId).sort()).toEqual(["wx_stranger", "wx_zhaoliu"]);
+    });
+    room2.topic("河西村党员议事群").by(wechat.mocker.ContactMock.load("wx_zhaoliu"));
+    await eventually(async () => {
+      const g = await ctx.db.prisma.chatGroup.findUniqueOrThrow({ where: { channel_platformGroupId: { channel: "WECHAT", platformGroupId: ROOM2 } } });
+      expect(g.topic).toBe("河西村党员议事群");
+    });
+  });
+});
+
 describe("robustness", () => {
   test("the same platform message delivered twice (a redelivery after reconnect) is answered once", async () => {
     const before = await ctx.db.prisma.delivery.count();
