@@ -4,7 +4,8 @@ import type { AppContext } from "../core/context.ts";
 import { enqueue, wakeSenders, PRIORITY } from "../core/delivery/outbox.ts";
 import { recordGroupEvent, syncGroupMembers, touchGroup, touchIdentity } from "../core/chat/registry.ts";
 import { chatPrincipal } from "../core/chat/principal.ts";
-import { isAppError } from "../core/errors.ts";
+import { isAppError, isDatabaseConnectionError } from "../core/errors.ts";
+import { withDbRetry } from "../core/db/retry.ts";
 import type { ChatAdapter, ChatMessage } from "./adapters/types.ts";
 import { WechatyAdapter, type WechatyAdapterOptions } from "./adapters/wechaty.ts";
 import { buildCommandTable, type CommandReply, type CommandTable } from "./commands.ts";
@@ -33,9 +34,16 @@ function dedupKeys(m: ChatMessage): string[] {
 }
 
 async function seenBefore(app: AppContext, m: ChatMessage) {
-  // Both keys are marked, so either kind of duplicate is caught later, whichever arrives first.
-  const seen = await Promise.all(dedupKeys(m).map((k) => app.coord.seenBefore(k, DEDUP_TTL_MS)));
-  return seen.some(Boolean);
+  try {
+    // Both keys are marked, so either kind of duplicate is caught later, whichever arrives first.
+    const seen = await Promise.all(dedupKeys(m).map((k) => app.coord.seenBefore(k, DEDUP_TTL_MS)));
+    return seen.some(Boolean);
+  } catch (e) {
+    // Redis down: handle the message anyway. A duplicate then costs at most one reply, and replies are keyed by the
+    // platform message id in the outbox, so even that one is written once.
+    app.log.warn({ err: (e as Error).message }, "去重服务暂不可用，消息照常处理");
+    return false;
+  }
 }
 
 export interface BotDeps {
@@ -45,13 +53,19 @@ export interface BotDeps {
   accountId: number;
 }
 
-export async function handleMessage({ app, table, adapter, accountId }: BotDeps, m: ChatMessage) {
-  const where = m.conversation.kind;
+export async function handleMessage(deps: BotDeps, m: ChatMessage) {
+  const { app, table } = deps;
   const parsed = table.parse(m.text);
   // Plain chat in a group is none of our business (no "unknown command" spam); privately, point to the help.
-  if (!parsed && where === "group" && !m.mentionsMe) return;
+  if (!parsed && m.conversation.kind === "group" && !m.mentionsMe) return;
   // The same platform message seen twice (two accounts in one group, redelivery after reconnect) is handled once.
   if (await seenBefore(app, m)) return;
+  // A command accepted from the platform is not dropped because Postgres is restarting: retry for a while.
+  await withDbRetry(() => processMessage(deps, m, parsed), { log: app.log, what: "处理消息" });
+}
+
+async function processMessage({ app, table, adapter, accountId }: BotDeps, m: ChatMessage, parsed: ReturnType<CommandTable["parse"]>) {
+  const where = m.conversation.kind;
 
   const { prisma } = app.db;
   const identity = await touchIdentity(prisma, m);
@@ -88,7 +102,7 @@ export async function handleMessage({ app, table, adapter, accountId }: BotDeps,
           const refusal = table.refusal(parsed.spec, principal, where);
           if (refusal) {
             // Say why once, briefly; repeating the same refusal to the same person only adds noise to the group.
-            if (await app.coord.seenBefore(`refused:${identity.id}:${parsed.spec.name}`, REFUSAL_QUIET_MS)) return;
+            if (await app.coord.seenBefore(`refused:${identity.id}:${parsed.spec.name}`, REFUSAL_QUIET_MS).catch(() => false)) return;
             replies = [{ text: refusal }];
           } else {
             replies = await parsed.spec.handler({ app, tx, message: m, args: parsed.args, principal, identity, group }, table);
@@ -99,6 +113,8 @@ export async function handleMessage({ app, table, adapter, accountId }: BotDeps,
       { timeout: 20_000 },
     );
   } catch (e) {
+    // The database itself is away: let withDbRetry try the whole message again.
+    if (isDatabaseConnectionError(e)) throw e;
     // A refused or invalid command: its changes rolled back, the person gets the reason.
     const text = isAppError(e) && e.status < 500 ? e.message : "抱歉，处理时出错了，请稍后再试。";
     if (!isAppError(e) || e.status >= 500) app.log.error({ err: e, command: parsed?.spec.name }, "处理命令失败");

@@ -1,11 +1,9 @@
 // An operator's mistakes in the environment stop the process with one clear line naming the variable.
 import { describe, expect, test } from "@jest/globals";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { loadConfig, ConfigError } from "../core/config.ts";
 import { checkDeployment } from "../core/runtime.ts";
+import { runCommand } from "./support/run.ts";
 
-const run = promisify(execFile);
 
 describe("loadConfig", () => {
   test("defaults give embedded mode", () => {
@@ -67,9 +65,7 @@ describe("deployment", () => {
   });
 
   test("the real entry point exits 1 with one line naming the bad variable", async () => {
-    const err = await run("npx", ["tsx", "core/main.ts", "--role", "api"], {
-      env: { ...process.env, API_PORT: "abc", NODE_OPTIONS: "" },
-    }).catch((e) => e);
+    const err = await runCommand("npx", ["tsx", "core/main.ts", "--role", "api"], { env: { ...process.env, API_PORT: "abc", NODE_OPTIONS: "" } });
     expect(err.code).toBe(1);
     expect(err.stderr.trim()).toMatch(/^配置错误：API_PORT 必须是整数/);
     expect(err.stderr.trim().split("\n")).toHaveLength(1);
@@ -79,13 +75,13 @@ describe("deployment", () => {
     const env = { ...process.env, NODE_OPTIONS: "" } as NodeJS.ProcessEnv;
     delete env.REDIS_URL;
     env.DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres";
-    const err = await run("npx", ["tsx", "core/main.ts", "--role", "jobs"], { env }).catch((e) => e);
+    const err = await runCommand("npx", ["tsx", "core/main.ts", "--role", "jobs"], { env });
     expect(err.code).toBe(1);
     expect(err.stderr).toMatch(/REDIS_URL/);
   });
 
   test("an unknown role is refused", async () => {
-    const err = await run("npx", ["tsx", "core/main.ts", "--role", "web"], { env: { ...process.env, NODE_OPTIONS: "" } }).catch((e) => e);
+    const err = await runCommand("npx", ["tsx", "core/main.ts", "--role", "web"], { env: { ...process.env, NODE_OPTIONS: "" } });
     expect(err.code).toBe(1);
     expect(err.stderr).toMatch(/--role 只能是/);
   });

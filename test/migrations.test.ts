@@ -1,28 +1,26 @@
 // The schema and the committed migrations must never drift, and the migration runner must agree with Prisma's.
 import { describe, expect, test } from "@jest/globals";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { readMigrations } from "../core/db/migrate.ts";
 import { createTestDatabase } from "./support/db.ts";
+import { runCommand } from "./support/run.ts";
 
-const run = promisify(execFile);
 const prismaEnv = () => ({ ...process.env, NODE_OPTIONS: "", DATABASE_URL: process.env.NETBRANCH_TEST_DB_ADMIN_URL! });
 
 describe("migrations", () => {
   test("prisma/schema.prisma and prisma/migrations describe the same database", async () => {
-    const res = await run(
+    const res = await runCommand(
       "npx",
       ["prisma", "migrate", "diff", "--from-migrations", "prisma/migrations", "--to-schema-datamodel", "prisma/schema.prisma", "--exit-code"],
       { env: prismaEnv() },
-    ).catch((e) => e);
+    );
     // Exit code 2 means a difference: someone edited schema.prisma without `npm run db:new -- <name>`.
-    expect({ code: res.code ?? 0, out: res.stdout }).toEqual({ code: 0, out: expect.stringContaining("No difference detected") });
+    expect({ code: res.code, out: res.stdout }).toEqual({ code: 0, out: expect.stringContaining("No difference detected") });
   }, 60_000);
 
   test("a database migrated by our runner is up to date for the Prisma CLI", async () => {
     const db = await createTestDatabase();
     try {
-      const res = await run("npx", ["prisma", "migrate", "status"], { env: { ...prismaEnv(), DATABASE_URL: db.url } });
+      const res = await runCommand("npx", ["prisma", "migrate", "status"], { env: { ...prismaEnv(), DATABASE_URL: db.url } });
       expect(res.stdout).toContain("Database schema is up to date");
     } finally {
       await db.close();
