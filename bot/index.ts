@@ -4,8 +4,9 @@ import type { AppContext } from "../core/context.ts";
 import { enqueue, wakeSenders, PRIORITY } from "../core/delivery/outbox.ts";
 import { recordGroupEvent, syncGroupMembers, touchGroup, touchIdentity } from "../core/chat/registry.ts";
 import { chatPrincipal } from "../core/chat/principal.ts";
-import { isAppError, isDatabaseConnectionError } from "../core/errors.ts";
-import { withDbRetry } from "../core/db/retry.ts";
+import { isAppError } from "../core/errors.ts";
+import { isTransientDbError, withDbRetry } from "../core/db/retry.ts";
+import pLimit from "p-limit";
 import type { ChatAdapter, ChatMessage } from "./adapters/types.ts";
 import { WechatyAdapter, type WechatyAdapterOptions } from "./adapters/wechaty.ts";
 import { buildCommandTable, type CommandReply, type CommandTable } from "./commands.ts";
@@ -113,8 +114,8 @@ async function processMessage({ app, table, adapter, accountId }: BotDeps, m: Ch
       { timeout: 20_000 },
     );
   } catch (e) {
-    // The database itself is away: let withDbRetry try the whole message again.
-    if (isDatabaseConnectionError(e)) throw e;
+    // The database itself is away or saturated: let withDbRetry try the whole message again.
+    if (isTransientDbError(e)) throw e;
     // A refused or invalid command: its changes rolled back, the person gets the reason.
     const text = isAppError(e) && e.status < 500 ? e.message : "抱歉，处理时出错了，请稍后再试。";
     if (!isAppError(e) || e.status >= 500) app.log.error({ err: e, command: parsed?.spec.name }, "处理命令失败");
@@ -158,10 +159,26 @@ export async function startBot(app: AppContext, opts: StartBotOptions = {}): Pro
             : s.status === "ONLINE"
               ? { status: "ONLINE", loginQr: null, platformSelfId: s.selfId, displayName: s.selfName ?? "", lastSeenAt: new Date() }
               : { status: "OFFLINE" },
-        ),
+        ).then(() => {
+          if (s.status === "ONLINE") void syncAllGroups();
+        }),
     });
+  // After each login: which groups this account is in and who is in them (ids may change per login on wechat4u,
+  // and joins/leaves while we were away were never seen as events).
+  const syncAllGroups = async () => {
+    try {
+      const groups = await adapter.groups();
+      const limit = pLimit(2);
+      await Promise.all(groups.map((g) => limit(async () => syncGroupMembers(db.prisma, { channel: adapter.channel, account: name, groupId: g.groupId, topic: g.topic }, account.id, await adapter.groupMembers(g.groupId)))));
+      log.info({ account: name, groups: groups.length }, "已同步群和群成员");
+    } catch (e) {
+      log.warn({ account: name, err: (e as Error).message }, "同步群成员失败，稍后随消息逐步更新");
+    }
+  };
   const deps: BotDeps = { app, table: buildCommandTable(), adapter, accountId: account.id };
-  adapter.onMessage((m) => handleMessage(deps, m));
+  // A burst (500 members answering a notice at once) is queued here rather than fighting over the connection pool.
+  const inbound = pLimit(config.INBOUND_CONCURRENCY);
+  adapter.onMessage((m) => inbound(() => handleMessage(deps, m)));
   adapter.onGroupEvent(async (e) => {
     if (e.kind === "bot_joined") {
       await syncGroupMembers(db.prisma, e, account.id, await adapter.groupMembers(e.groupId));

@@ -62,6 +62,8 @@ const envSchema = z
     SENDER_POLL_MS: int(50, 60_000).default(1000),
     /** How long an account rests after the platform says "too frequent" (risk control). */
     SENDER_COOLDOWN_MS: int(1000, 24 * 3600_000).default(10 * 60_000),
+    /** Inbound messages handled at once per bot process; keep it below the database pool size (10). */
+    INBOUND_CONCURRENCY: int(1, 256).default(8),
     JOBS_HEARTBEAT_CRON: z.string().refine((v) => cron.validate(v), { message: "不是有效的 cron 表达式" }).default("*/1 * * * *"),
   })
   .superRefine((env, ctx) => {

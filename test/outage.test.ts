@@ -66,3 +66,19 @@ describe("Redis unreachable", () => {
     await eventually(async () => expect(await ctx.db.prisma.delivery.count({ where: { status: "SENT" } })).toBe(1));
   }, 60_000);
 });
+
+describe("a flood of messages", () => {
+  test("200 members send commands at the same moment: every one gets its reply queued, exactly once", async () => {
+    const { ctx, wechat } = await setUp("outage-flood");
+    const members = Array.from({ length: 200 }, (_, i) => ({ id: `wx_flood_${i}`, name: `成员${i}` }));
+    wechat.room("flood@chatroom", "洪峰测试群", members);
+    const bot = await startBot(ctx, { puppet: wechat.puppet });
+    cleanups.push(() => bot.stop());
+    wechat.login();
+    // Each asks about a different (unknown) command, so every message is distinct and gets one reply.
+    members.forEach((m, i) => wechat.say(m.id, `帮助 第${i}项`, "flood@chatroom"));
+    await eventually(async () => expect(await ctx.db.prisma.delivery.count({ where: { group: { platformGroupId: "flood@chatroom" } } })).toBe(200), 60_000, 250);
+    const bodies = await ctx.db.prisma.delivery.findMany({ select: { body: true } });
+    expect(new Set(bodies.map((b) => b.body)).size).toBe(200);
+  }, 90_000);
+});
