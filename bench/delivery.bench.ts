@@ -10,11 +10,11 @@ import type { AppContext } from "../core/context.ts";
 import { createCoordination } from "../core/coord/index.ts";
 import { wakeSenders, PRIORITY } from "../core/delivery/outbox.ts";
 import { createLogger } from "../core/log.ts";
-import { createRedis } from "../core/redis.ts";
+import { deleteKeysWithPrefix } from "../core/redis.ts";
 import { MockWechat } from "../bot/adapters/wechaty-mock.ts";
 import { WechatyAdapter } from "../bot/adapters/wechaty.ts";
 import { startBot, type BotHandle } from "../bot/index.ts";
-import { median, type BenchHarness, type BenchResult, type ScratchDatabase } from "./harness.ts";
+import { median, type BenchHarness, type BenchResult, type ScratchDatabase, waitUntil } from "./harness.ts";
 
 const M = (() => {
   const v = Number(process.env.BENCH_DELIVERIES ?? 600);
@@ -36,28 +36,6 @@ function mockGroup(): MockWechat {
   const wechat = new MockWechat();
   wechat.room(ROOM, "李家庄村党支部", Array.from({ length: 20 }, (_, i) => ({ id: `wxid_bench_${i}`, name: `村民${i}` })));
   return wechat;
-}
-
-async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 5): Promise<void> {
-  const t0 = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`${timeoutMs} ms 内未能${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-async function deleteRedisKeys(prefix: string): Promise<void> {
-  const redis = createRedis(REDIS_URL, "", { connectionName: "nbbench:cleanup" });
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== "0");
-  } finally {
-    await redis.quit().catch(() => redis.disconnect());
-  }
 }
 
 /** Every one of the M texts arrived in the group exactly once. */
@@ -150,7 +128,7 @@ async function oursTeardown(o: Partial<Ours>): Promise<void> {
     await o.ctx?.coord.close().catch(() => undefined);
     await o.scratch?.drop();
   } finally {
-    if (o.prefix) await deleteRedisKeys(o.prefix);
+    if (o.prefix) await deleteKeysWithPrefix(REDIS_URL, o.prefix);
   }
 }
 

@@ -170,3 +170,12 @@ export class BenchHarness {
     }
   }
 }
+
+/** Polls until `ok` holds, or throws naming what did not happen in time. */
+export async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 10_000, everyMs = 5): Promise<void> {
+  const t0 = Date.now();
+  while (!(await ok())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${timeoutMs} ms 内未能${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -24,11 +24,11 @@ import { loadConfig } from "../core/config.ts";
 import type { AppContext } from "../core/context.ts";
 import { createCoordination } from "../core/coord/index.ts";
 import { createLogger } from "../core/log.ts";
-import { createRedis } from "../core/redis.ts";
+import { deleteKeysWithPrefix } from "../core/redis.ts";
 import { MockWechat } from "../bot/adapters/wechaty-mock.ts";
 import { WechatyAdapter } from "../bot/adapters/wechaty.ts";
 import { startBot, type BotHandle } from "../bot/index.ts";
-import { median, type BenchHarness, type BenchResult, type ScratchDatabase } from "./harness.ts";
+import { median, type BenchHarness, type BenchResult, type ScratchDatabase, waitUntil } from "./harness.ts";
 
 const positive = (name: string, fallback: number) => {
   const v = Number(process.env[name] ?? fallback);
@@ -131,28 +131,6 @@ class MockRoom {
   }
 }
 
-async function waitUntil(what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const t0 = Date.now();
-  while (!ok()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`${timeoutMs} ms 内未能${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-async function deleteRedisKeys(prefix: string): Promise<void> {
-  const redis = createRedis(REDIS_URL, "", { connectionName: "nbbench:cleanup" });
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== "0");
-  } finally {
-    await redis.quit().catch(() => redis.disconnect());
-  }
-}
-
 // ---- our side ----
 
 interface Ours {
@@ -196,7 +174,7 @@ async function oursTeardown(o: Partial<Ours>): Promise<void> {
     await o.ctx?.coord.close().catch(() => undefined);
     await o.scratch?.drop();
   } finally {
-    if (o.prefix) await deleteRedisKeys(o.prefix);
+    if (o.prefix) await deleteKeysWithPrefix(REDIS_URL, o.prefix);
   }
 }
 

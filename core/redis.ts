@@ -74,3 +74,20 @@ function attachLogging(client: Redis, logger: RedisLogger | undefined, name: str
     logger?.info({ redis: name }, "Redis 连接已恢复");
   });
 }
+
+/** Deletes every key under `prefix` (a test run's or a benchmark's namespace); SCAN, never KEYS, so it is safe on a shared server. */
+export async function deleteKeysWithPrefix(url: string, prefix: string): Promise<number> {
+  const redis = createRedis(url, "", { connectionName: "netbranch:cleanup" });
+  let deleted = 0;
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      if (keys.length) deleted += await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } finally {
+    await redis.quit().catch(() => redis.disconnect());
+  }
+  return deleted;
+}

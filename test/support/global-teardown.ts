@@ -1,5 +1,5 @@
 import pg from "pg";
-import { Redis } from "ioredis";
+import { deleteKeysWithPrefix } from "../../core/redis.ts";
 
 export default async function globalTeardown() {
   const base = process.env.NETBRANCH_TEST_DB_ADMIN_URL;
@@ -13,18 +13,5 @@ export default async function globalTeardown() {
     await admin.end();
   }
   const prefix = process.env.NETBRANCH_TEST_REDIS_PREFIX;
-  if (prefix) {
-    const redis = new Redis(process.env.NETBRANCH_TEST_REDIS_URL!, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    try {
-      await redis.connect();
-      let cursor = "0";
-      do {
-        const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-        if (keys.length) await redis.del(...keys);
-        cursor = next;
-      } while (cursor !== "0");
-    } finally {
-      redis.disconnect();
-    }
-  }
+  if (prefix) await deleteKeysWithPrefix(process.env.NETBRANCH_TEST_REDIS_URL!, prefix);
 }
