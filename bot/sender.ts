@@ -12,6 +12,7 @@ import {
   markFailed,
   markPartsSent,
   markSent,
+  reclaimAccountLeases,
   releaseToOtherAccounts,
   WAKE_CHANNEL,
   type ClaimedDelivery,
@@ -50,9 +51,21 @@ export async function startSender(ctx: AppContext, adapter: ChatAdapter, initial
       }
       wakeUp = done;
     });
-  const unsubscribe = await coord.subscribe(WAKE_CHANNEL, (msg) => {
-    if (msg === "*" || msg === String(account.id)) wakeUp?.();
-  });
+  // Wake-ups are a shortcut, polling is the guarantee: without Redis the sender still runs, and keeps trying to
+  // subscribe in the background.
+  let unsubscribe: () => Promise<void> = async () => undefined;
+  const subscribe = async (): Promise<void> => {
+    if (stopped) return;
+    try {
+      unsubscribe = await coord.subscribe(WAKE_CHANNEL, (msg) => {
+        if (msg === "*" || msg === String(account.id)) wakeUp?.();
+      });
+    } catch (e) {
+      log.warn({ err: (e as Error).message, account: initial.name }, "唤醒通道暂不可用，改为定时轮询");
+      if (!stopped) setTimeout(() => void subscribe(), 10_000).unref();
+    }
+  };
+  await subscribe();
 
   // Budgets are shared by every process serving this account (Redis in service mode); the name carries the
   // numbers so a changed budget starts a fresh window instead of clashing with the old one.
@@ -150,15 +163,25 @@ export async function startSender(ctx: AppContext, adapter: ChatAdapter, initial
 
   const loop = (async () => {
     let pausedUntil = 0;
+    let reclaimed = false;
     while (!stopped) {
       try {
+        if (!reclaimed) {
+          // A previous process of this account killed mid-send left its row SENDING: take it back now, not after
+          // the lease (60 s). Done before the first claim, and retried like everything else if the database is away.
+          const rows = await reclaimAccountLeases(db.prisma, initial.name, worker);
+          if (rows > 0) log.warn({ account: initial.name, reclaimed: rows }, "收回上次进程未发完的消息");
+          reclaimed = true;
+        }
         await refreshAccount();
         const coolingUntil = account.cooldownUntil && account.cooldownUntil.getTime() > Date.now() ? account.cooldownUntil.getTime() : 0;
         const available = adapter.isOnline() && coolingUntil === 0 && account.status !== "DISABLED";
         if (!available) {
+          // On every pass, not only on the way down: what is queued for this account while it is away (new replies,
+          // notices) goes to another online account in the same group instead of waiting for this one.
+          const moved = await releaseToOtherAccounts(db.prisma, account.id);
           if (wasAvailable) {
             wasAvailable = false;
-            const moved = await releaseToOtherAccounts(db.prisma, account.id);
             if (!adapter.isOnline()) await alert("offline", "账号离线，消息暂存待发", { failedOver: moved });
           }
           await sleep(Math.max(config.SENDER_POLL_MS, Math.min(coolingUntil - Date.now(), 60_000)));

@@ -139,13 +139,33 @@ export type { Delivery };
 /**
  * Failover: hands this account's queued group deliveries back to the pool when another online account reaches the
  * same group. Private messages stay: a WeChat contact id is only valid for the account that saw it.
+ * A delivery this account put off for its own reasons (risk-control cooldown, offline, spent budget) is due at once
+ * for the other account, in its original place (by creation time, not behind what was queued while it waited); a
+ * later start the delivery itself asked for (notBefore, transient backoff) is kept.
  */
 export async function releaseToOtherAccounts(prisma: PrismaClient, accountId: number): Promise<number> {
   return prisma.$executeRawUnsafe(
-    `UPDATE "Delivery" d SET "accountId" = NULL, "updatedAt" = now()
+    `UPDATE "Delivery" d SET "accountId" = NULL, "updatedAt" = now(),
+            "nextAttemptAt" = CASE WHEN d."errorClass" IN ('rate_limited', 'offline', 'budget') THEN LEAST(d."nextAttemptAt", d."createdAt")
+                                   ELSE d."nextAttemptAt" END
       WHERE d."accountId" = $1 AND d.status = 'QUEUED' AND d."groupId" IS NOT NULL
         AND EXISTS (SELECT 1 FROM "GroupAccount" ga JOIN "BotAccount" b ON b.id = ga."accountId"
                      WHERE ga."groupId" = d."groupId" AND ga."accountId" <> $1 AND ga.active AND b.status = 'ONLINE')`,
     accountId,
+  );
+}
+
+/**
+ * Rows a previous process of this account left SENDING (killed or crashed mid-send) go back to the queue at once
+ * instead of after their lease. Safe because one bot process serves one account: a worker of this account that is
+ * not us is gone. A message that was sent just before the crash may go out once more (at most one per crash: a
+ * worker holds one row at a time, and multi-part progress is saved part by part).
+ */
+export async function reclaimAccountLeases(prisma: PrismaClient, accountName: string, worker: string): Promise<number> {
+  return prisma.$executeRawUnsafe(
+    `UPDATE "Delivery" SET status = 'QUEUED', "lockedBy" = NULL, "lockedUntil" = NULL, "updatedAt" = now()
+      WHERE status = 'SENDING' AND split_part("lockedBy", ':', 1) = $1 AND "lockedBy" <> $2`,
+    accountName,
+    worker,
   );
 }
