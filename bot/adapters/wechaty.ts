@@ -2,6 +2,7 @@
 // (a personal account, QR login) or wechaty-puppet-service (a hosted gateway).
 import { WechatyBuilder, type Wechaty, type Message } from "wechaty";
 import type * as PUPPET from "wechaty-puppet";
+import { mkdirSync } from "node:fs";
 import qrTerminal from "qrcode-terminal";
 import type { ChatAdapter, ChatMessage, ChatPerson, GroupEvent, SendTarget } from "./types.ts";
 import { SendError } from "./types.ts";
@@ -31,8 +32,10 @@ export class WechatyAdapter implements ChatAdapter {
 
   constructor(private readonly opts: WechatyAdapterOptions) {
     this.account = opts.account;
+    // The name keys the memory-card file (data/wechaty-<account>.memory-card.json), so a restart resumes the
+    // session without a new scan; its folder must exist in service mode too, where nothing else creates data/.
+    mkdirSync("data", { recursive: true });
     this.bot = WechatyBuilder.build({
-      // The name keys the memory-card file, so a restart resumes the session without a new scan.
       name: `data/wechaty-${opts.account}`,
       puppet: (opts.puppet ?? opts.puppetName) as any,
       puppetOptions: opts.puppet
