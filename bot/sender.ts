@@ -188,6 +188,10 @@ export async function startSender(ctx: AppContext, adapter: ChatAdapter, initial
           continue;
         }
         wasAvailable = true;
+        if (account.status === "COOLDOWN" || account.status === "RATE_LIMITED") {
+          // The cool-down is over: say so, so other accounts' failover can hand work to this one again.
+          account = await db.prisma.botAccount.update({ where: { id: account.id }, data: { status: "ONLINE", statusReason: null, cooldownUntil: null } });
+        }
         if (Date.now() < pausedUntil) {
           await sleep(pausedUntil - Date.now());
           continue;
