@@ -17,23 +17,23 @@ export async function touchIdentity(prisma: PrismaClient, m: ChatMessage) {
 /** Records the group, that this account reaches it, and that the sender is in it. */
 export async function touchGroup(prisma: PrismaClient, m: ChatMessage, accountId: number, senderIdentityId: number) {
   if (m.conversation.kind !== "group") throw new Error("touchGroup: not a group message");
-  const { groupId, topic } = m.conversation;
-  const group = await prisma.chatGroup.upsert({
-    where: { channel_platformGroupId: { channel: m.channel, platformGroupId: groupId } },
-    create: { channel: m.channel, platformGroupId: groupId, topic: topic ?? "" },
-    update: topic ? { topic } : {},
-  });
-  await prisma.groupAccount.upsert({
-    where: { groupId_accountId: { groupId: group.id, accountId } },
-    create: { groupId: group.id, accountId },
-    update: { active: true, lastSeenAt: new Date() },
-  });
+  const group = await groupByPlatformId(prisma, { channel: m.channel, groupId: m.conversation.groupId, topic: m.conversation.topic });
+  await linkAccount(prisma, group.id, accountId);
   await prisma.groupMembership.upsert({
     where: { groupId_identityId: { groupId: group.id, identityId: senderIdentityId } },
     create: { groupId: group.id, identityId: senderIdentityId },
     update: { leftAt: null },
   });
   return group;
+}
+
+/** This account reaches the group (again). */
+async function linkAccount(prisma: PrismaClient, groupId: number, accountId: number) {
+  await prisma.groupAccount.upsert({
+    where: { groupId_accountId: { groupId, accountId } },
+    create: { groupId, accountId },
+    update: { active: true, lastSeenAt: new Date() },
+  });
 }
 
 type PersonKey = { platformUserId: string; displayName: string };
@@ -63,11 +63,7 @@ async function groupByPlatformId(prisma: PrismaClient, e: Pick<GroupEvent, "chan
 /** Replaces the group's roster with what the platform reports now: present people active, everyone else left. */
 export async function syncGroupMembers(prisma: PrismaClient, e: Pick<GroupEvent, "channel" | "account" | "groupId" | "topic">, accountId: number, people: PersonKey[]) {
   const group = await groupByPlatformId(prisma, e);
-  await prisma.groupAccount.upsert({
-    where: { groupId_accountId: { groupId: group.id, accountId } },
-    create: { groupId: group.id, accountId },
-    update: { active: true, lastSeenAt: new Date() },
-  });
+  await linkAccount(prisma, group.id, accountId);
   const ids = [...(await upsertIdentities(prisma, e.channel, identityScope(e), people)).values()];
   await prisma.$transaction([
     prisma.groupMembership.createMany({ data: ids.map((identityId) => ({ groupId: group.id, identityId })), skipDuplicates: true }),
@@ -83,11 +79,7 @@ export async function recordGroupEvent(prisma: PrismaClient, e: GroupEvent, acco
   const group = await groupByPlatformId(prisma, e);
   switch (e.kind) {
     case "bot_joined":
-      await prisma.groupAccount.upsert({
-        where: { groupId_accountId: { groupId: group.id, accountId } },
-        create: { groupId: group.id, accountId },
-        update: { active: true, lastSeenAt: new Date() },
-      });
+      await linkAccount(prisma, group.id, accountId);
       break;
     case "bot_removed":
       await prisma.groupAccount.updateMany({ where: { groupId: group.id, accountId }, data: { active: false } });
