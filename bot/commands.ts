@@ -9,6 +9,7 @@ import { ROLE_LABEL, hasRoleAtLeast } from "../core/org/scope.ts";
 import { badRequest, tooMany } from "../core/errors.ts";
 import { bindGroup, KIND_LABEL, linkIdentity, parseSelfLink, rosterReport, selfLink, unbindGroup } from "../core/chat/binding.ts";
 import { identityScope } from "../core/chat/registry.ts";
+import { meetingCommands } from "./meeting-commands.ts";
 
 export interface CommandContext {
   app: AppContext;
@@ -41,6 +42,8 @@ export interface CommandSpec {
   where: "group" | "private" | "any";
   /** Refresh the group's member list from the platform before running (the report must be current). */
   syncRoster?: boolean;
+  /** Group messages go through the check-in write-behind batch instead of one transaction each (see bot/index.ts). */
+  batched?: boolean;
   example?: string;
   handler: (ctx: CommandContext, table: CommandTable) => Promise<CommandReply[]> | CommandReply[];
 }
@@ -60,7 +63,9 @@ export class CommandTable {
   }
 
   find(word: string): CommandSpec | undefined {
-    return this.byWord.get(word.replace(/^[/#／＃]/, "").toLowerCase());
+    const w = word.replace(/^[/#／＃]/, "").toLowerCase();
+    // "收到！" and "签到。" are the same command; "?" alone stays the help alias.
+    return this.byWord.get(w) ?? this.byWord.get(w.replace(/[!！。.~～,，]+$/u, ""));
   }
 
   /** "[/#]<command> <args>" → the command and its arguments; undefined for plain chat. */
@@ -238,5 +243,5 @@ const reconcileCommand: CommandSpec = {
 };
 
 export function buildCommandTable(): CommandTable {
-  return new CommandTable([helpCommand, iAmCommand, groupInfoCommand, bindCommand, unbindCommand, registerCommand, reconcileCommand]);
+  return new CommandTable([helpCommand, iAmCommand, groupInfoCommand, bindCommand, unbindCommand, registerCommand, reconcileCommand, ...meetingCommands]);
 }

@@ -11,6 +11,8 @@ import type { ChatAdapter, ChatMessage } from "./adapters/types.ts";
 import { WechatyAdapter, type WechatyAdapterOptions } from "./adapters/wechaty.ts";
 import { buildCommandTable, type CommandReply, type CommandTable } from "./commands.ts";
 import { startSender, type Sender } from "./sender.ts";
+import { CheckinBatcher } from "../core/meetings/checkin-batch.ts";
+import { startSummaryLoop } from "../core/meetings/summaries.ts";
 
 export interface BotHandle {
   adapter: ChatAdapter;
@@ -52,7 +54,12 @@ export interface BotDeps {
   table: CommandTable;
   adapter: ChatAdapter;
   accountId: number;
+  /** Group check-ins are written in batches (absent: one transaction per message, like any command). */
+  checkins?: CheckinBatcher;
 }
+
+/** Group check-ins skip the per-message queue: the batch is their backpressure, and waiting in line would shrink it. */
+const isBatched = (table: CommandTable, m: ChatMessage) => m.conversation.kind === "group" && !!table.parse(m.text)?.spec.batched;
 
 export async function handleMessage(deps: BotDeps, m: ChatMessage) {
   const { app, table } = deps;
@@ -61,6 +68,7 @@ export async function handleMessage(deps: BotDeps, m: ChatMessage) {
   if (!parsed && m.conversation.kind === "group" && !m.mentionsMe) return;
   // The same platform message seen twice (two accounts in one group, redelivery after reconnect) is handled once.
   if (await seenBefore(app, m)) return;
+  if (parsed?.spec.batched && m.conversation.kind === "group" && deps.checkins) return deps.checkins.submit(m, parsed.args || null);
   // A command accepted from the platform is not dropped because Postgres is restarting: retry for a while.
   await withDbRetry(() => processMessage(deps, m, parsed), { log: app.log, what: "处理消息" });
 }
@@ -178,7 +186,16 @@ export async function startBot(app: AppContext, opts: StartBotOptions = {}): Pro
   const deps: BotDeps = { app, table: buildCommandTable(), adapter, accountId: account.id };
   // A burst (500 members answering a notice at once) is queued here rather than fighting over the connection pool.
   const inbound = pLimit(config.INBOUND_CONCURRENCY);
-  adapter.onMessage((m) => inbound(() => handleMessage(deps, m)));
+  const summaries = startSummaryLoop(app);
+  deps.checkins = new CheckinBatcher(app, {
+    accountId: account.id,
+    channel: adapter.channel,
+    account: name,
+    onCommitted: () => summaries.poke(),
+    // A group we have no row for yet: the ordinary path creates it and answers.
+    fallback: (m) => inbound(() => withDbRetry(() => processMessage(deps, m, deps.table.parse(m.text)), { log, what: "处理消息" })),
+  });
+  adapter.onMessage((m) => (isBatched(deps.table, m) ? handleMessage(deps, m) : inbound(() => handleMessage(deps, m))));
   adapter.onGroupEvent(async (e) => {
     if (e.kind === "bot_joined") {
       await syncGroupMembers(db.prisma, e, account.id, await adapter.groupMembers(e.groupId));
@@ -193,6 +210,8 @@ export async function startBot(app: AppContext, opts: StartBotOptions = {}): Pro
     adapter,
     accountId: account.id,
     async stop() {
+      await deps.checkins?.drain();
+      await summaries.stop();
       await sender.stop();
       await adapter.stop();
       await setState({ status: "OFFLINE" });

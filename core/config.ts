@@ -64,6 +64,17 @@ const envSchema = z
     SENDER_COOLDOWN_MS: int(1000, 24 * 3600_000).default(10 * 60_000),
     /** Inbound messages handled at once per bot process; keep it below the database pool size (10). */
     INBOUND_CONCURRENCY: int(1, 256).default(8),
+    /** Default check-in window around a meeting's start (design.md: 30 min before to 30 min after). */
+    CHECKIN_OPENS_BEFORE_MIN: int(0, 24 * 60).default(30),
+    CHECKIN_CLOSES_AFTER_MIN: int(0, 24 * 60).default(30),
+    /** At most one check-in summary per group per this many seconds ("已签到 23/35（新增：…）"). */
+    CHECKIN_ACK_INTERVAL_SEC: int(1, 3600).default(15),
+    /** Names listed in one summary before "等 N 人". */
+    CHECKIN_ACK_NAMES: int(1, 100).default(10),
+    /** Write-behind for chat check-ins: a batch is written when it has this many rows or is this old. */
+    CHECKIN_BATCH_MAX: int(1, 5000).default(500),
+    CHECKIN_BATCH_WAIT_MS: int(0, 5000).default(20),
+    MEETING_FINALIZE_CRON: z.string().refine((v) => cron.validate(v), { message: "不是有效的 cron 表达式" }).default("*/1 * * * *"),
     JOBS_HEARTBEAT_CRON: z.string().refine((v) => cron.validate(v), { message: "不是有效的 cron 表达式" }).default("*/1 * * * *"),
   })
   .superRefine((env, ctx) => {

@@ -3,6 +3,8 @@ import cron, { type ScheduledTask } from "node-cron";
 import type { AppContext } from "../core/context.ts";
 import { cronRunCoordinator } from "../core/coord/cron-coordinator.ts";
 import { runOnce } from "./run-once.ts";
+import { finalizeClosedMeetings } from "../core/meetings/finalize.ts";
+import { wakeSenders } from "../core/delivery/outbox.ts";
 
 export const TIMEZONE = "Asia/Shanghai";
 
@@ -29,6 +31,14 @@ export async function startJobs(ctx: AppContext): Promise<JobsHandle> {
   schedule("heartbeat", ctx.config.JOBS_HEARTBEAT_CRON, async (fireAt) => {
     ctx.log.debug({ fireAt }, "jobs heartbeat");
     return { pid: process.pid, coordination: ctx.coord.kind, database: ctx.db.kind };
+  });
+
+  // Closed check-in windows: the meeting record is fixed and the organisers get the final attendance privately.
+  // Level-triggered (each meeting is claimed by its finalizedAt), so a missed minute is caught up by the next.
+  schedule("meeting-finalize", ctx.config.MEETING_FINALIZE_CRON, async (fireAt) => {
+    const finalized = await finalizeClosedMeetings(ctx.db.prisma, new Date(Math.max(Date.now(), fireAt.getTime())));
+    if (finalized) await wakeSenders(ctx.coord);
+    return { finalized };
   });
 
   ctx.log.info({ timezone: TIMEZONE, tasks: tasks.map((t) => t.name) }, "定时任务已启动");

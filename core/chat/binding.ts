@@ -5,6 +5,7 @@ import { AppError, badRequest, forbidden, notFound } from "../errors.ts";
 import { hasRoleAtLeast, pathInScope, ROLE_LABEL } from "../org/scope.ts";
 import { audit } from "../audit.ts";
 import type { ChatPrincipal } from "./principal.ts";
+import { adoptUnlinkedAttendance } from "../meetings/attendance.ts";
 
 type Tx = Prisma.TransactionClient | PrismaClient;
 
@@ -100,6 +101,8 @@ export async function linkIdentity(
   if (matches.length > 1) throw badRequest("MEMBER_AMBIGUOUS", `名单中有 ${matches.length} 位“${input.name}”，请在姓名后加上手机后四位，例如：登记 @某人 ${input.name} 1234`);
   const member = matches[0];
   const identity = await tx.chatIdentity.update({ where: { id: input.targetIdentityId }, data: { memberId: member.id, linkedAt: new Date() } });
+  // Check-ins this person made before being registered now count for the member.
+  await adoptUnlinkedAttendance(tx, identity.id, member.id);
   await audit(tx, { actorId: p.cadreUserId, actorIdentityId: p.identityId, channel: input.channel, action: "identity.link", targetType: "ChatIdentity", targetId: identity.id, detail: { memberId: member.id, by: "secretary" } });
   return { member, identity };
 }
@@ -137,6 +140,7 @@ export async function selfLink(tx: Tx, p: ChatPrincipal, input: { groupId?: numb
   // and let the audit log say so for the secretary to check.
   const taken = await tx.chatIdentity.findFirst({ where: { memberId: member.id, channel: input.channel as Channel, id: { not: p.identityId } } });
   await tx.chatIdentity.update({ where: { id: p.identityId }, data: { memberId: member.id, linkedAt: new Date() } });
+  await adoptUnlinkedAttendance(tx, p.identityId, member.id);
   await audit(tx, { actorIdentityId: p.identityId, channel: input.channel, action: "identity.link", targetType: "ChatIdentity", targetId: p.identityId, detail: { memberId: member.id, by: "self", alsoLinkedIdentityId: taken?.id } });
   return { member, alsoLinkedElsewhere: !!taken };
 }

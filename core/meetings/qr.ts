@@ -1,0 +1,37 @@
+// On-site QR check-in: the secretary's screen shows a token that changes every 30 s; a member scans it with the
+// mini-program, proving they are in the room. Signed with HMAC (no state to store), valid for its own slot and
+// the one before, so a code scanned just before it rotates still works, and one photographed and sent home
+// stops working within a minute.
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { badRequest } from "../errors.ts";
+
+export const QR_SLOT_MS = 30_000;
+const PREFIX = "NBQ1";
+
+function sign(secret: string, meetingId: number, slot: number) {
+  return createHmac("sha256", secret).update(`qr-checkin:${meetingId}:${slot}`).digest("base64url").slice(0, 22);
+}
+
+export function issueQrToken(secret: string, meetingId: number, now = Date.now()) {
+  const slot = Math.floor(now / QR_SLOT_MS);
+  return {
+    token: `${PREFIX}.${meetingId}.${slot}.${sign(secret, meetingId, slot)}`,
+    /** When the screen should show the next one. */
+    rotatesAt: new Date((slot + 1) * QR_SLOT_MS),
+    /** When this one stops being accepted. */
+    expiresAt: new Date((slot + 2) * QR_SLOT_MS),
+  };
+}
+
+/** Throws a 400 with a stable code when the token is forged, for another meeting, or too old. */
+export function verifyQrToken(secret: string, meetingId: number, token: string, now = Date.now()) {
+  const m = /^NBQ1\.(\d{1,9})\.(\d{1,12})\.([A-Za-z0-9_-]{22})$/.exec(token.trim());
+  if (!m) throw badRequest("QR_TOKEN_INVALID", "签到二维码无效，请重新扫描现场的二维码。");
+  const [id, slot, sig] = [Number(m[1]), Number(m[2]), m[3]];
+  const expected = Buffer.from(sign(secret, id, slot));
+  if (!timingSafeEqual(expected, Buffer.from(sig))) throw badRequest("QR_TOKEN_INVALID", "签到二维码无效，请重新扫描现场的二维码。");
+  if (id !== meetingId) throw badRequest("QR_TOKEN_WRONG_MEETING", "这个二维码不是本次会议的，请扫描本次会议现场的二维码。");
+  const current = Math.floor(now / QR_SLOT_MS);
+  if (slot > current) throw badRequest("QR_TOKEN_INVALID", "签到二维码无效，请重新扫描现场的二维码。");
+  if (current - slot > 1) throw badRequest("QR_TOKEN_EXPIRED", "签到二维码已过期，请扫描屏幕上最新的二维码。");
+}
