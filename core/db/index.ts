@@ -83,7 +83,9 @@ function makeDatabase(
 }
 
 async function openPostgres(url: string, opts: DatabaseOptions): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, connectionTimeoutMillis: 5_000 });
+  // Prisma keeps DateTime as UTC in \`timestamp\` columns, and raw SQL compares them with now(): the session must be
+  // in UTC whatever the server's default (often Asia/Shanghai on county servers), or due times shift by 8 hours.
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, connectionTimeoutMillis: 5_000, options: "-c TimeZone=UTC" });
   // An idle client losing its server (Postgres restart) emits 'error' on the pool: log it, never crash.
   pool.on("error", (err) => opts.logger?.warn({ err: err.message }, "数据库连接断开"));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });

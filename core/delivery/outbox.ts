@@ -77,6 +77,8 @@ export async function claimDue(prisma: PrismaClient, accountId: number, worker: 
        SELECT d.id FROM "Delivery" d
         WHERE (d.status = 'QUEUED' OR (d.status = 'SENDING' AND d."lockedUntil" < now()))
           AND d."nextAttemptAt" <= now()
+          -- A WeChat account never takes a QQ member's private message, nor the other way round.
+          AND d.channel = (SELECT b.channel FROM "BotAccount" b WHERE b.id = $1)
           AND (d."accountId" = $1 OR (d."accountId" IS NULL AND (
                 d."identityId" IS NOT NULL OR EXISTS (
                   SELECT 1 FROM "GroupAccount" ga WHERE ga."groupId" = d."groupId" AND ga."accountId" = $1 AND ga.active))))
