@@ -13,8 +13,11 @@ import { registerAuthRoutes } from "./routes/auth.ts";
 import { registerDocsRoutes } from "./routes/docs.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
+import { registerMeetingRoutes } from "./routes/meetings.ts";
 import { registerMpRoutes } from "./routes/mp.ts";
+import { registerNoticeRoutes } from "./routes/notices.ts";
 import { registerOrgRoutes } from "./routes/org.ts";
+import { registerQrPageRoutes } from "./routes/qr-page.ts";
 import type { ApiApp, ApiContextExt, ApiState } from "./types.ts";
 import { createApiRouter } from "./validate.ts";
 
@@ -40,6 +43,9 @@ export function createApp(deps: AppContext, options: ApiOptions = {}): ApiApp {
   registerOrgRoutes(api);
   registerAccountRoutes(api);
   registerGroupRoutes(api);
+  registerMeetingRoutes(api);
+  registerNoticeRoutes(api);
+  registerQrPageRoutes(api);
   registerDocsRoutes(api);
 
   app.use(requestId());

@@ -73,6 +73,8 @@ export function generateOpenApiDocument(registry: OpenAPIRegistry) {
       { name: "org", description: "组织架构 / organisation tree" },
       { name: "accounts", description: "机器人账号 / bot accounts" },
       { name: "groups", description: "群 / chat groups" },
+      { name: "meetings", description: "会议与签到 / meetings and attendance" },
+      { name: "notices", description: "通知 / notices and read receipts" },
       { name: "docs", description: "接口文档 / this document" },
     ],
   });

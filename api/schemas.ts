@@ -1,6 +1,7 @@
 // Schemas shared by several routes. Named ones (`.meta({ id })`) become components in the OpenAPI document.
 import { z } from "zod";
 import { CadreRole } from "../core/org/scope.ts";
+import { AttendanceSource, AttendanceStatus, LeaveDecision, MeetingStatus, MeetingType } from "../core/db/generated/enums.ts";
 
 export const CadreRoleSchema = z.enum(CadreRole).meta({ id: "CadreRole", description: "COUNTY_ADMIN > TOWN_ADMIN > BRANCH_SECRETARY > MEMBER" });
 /** Inline rather than a nullable $ref: OpenAPI 3.1 generators turn that into an allOf no null can satisfy. */
@@ -27,3 +28,19 @@ export const AccountStatusSchema = z
   .enum(["OFFLINE", "NEED_LOGIN", "ONLINE", "RATE_LIMITED", "COOLDOWN", "DISABLED"])
   .meta({ id: "AccountStatus", description: "OFFLINE 离线 · NEED_LOGIN 待扫码登录 · ONLINE 在线 · RATE_LIMITED 已限流 · COOLDOWN 风控冷却中 · DISABLED 已停用" });
 export const GroupKindSchema = z.enum(["BRANCH", "CADRE", "OTHER"]).meta({ id: "GroupKind", description: "BRANCH 支部群 · CADRE 干部群 · OTHER 其他/未绑定" });
+
+// ---- meetings, attendance, notices ----
+
+export const MeetingTypeSchema = z
+  .enum(MeetingType, {
+    error: "会议类型只能是 STUDY（学习）、MEMBER_CONGRESS（党员大会）、COMMITTEE（支委会）、PARTY_GROUP（党小组会）、PARTY_LECTURE（党课）、THEME_DAY（主题党日）",
+  })
+  .meta({ id: "MeetingType", description: "STUDY 学习 · MEMBER_CONGRESS 支部党员大会 · COMMITTEE 支委会 · PARTY_GROUP 党小组会 · PARTY_LECTURE 党课 · THEME_DAY 主题党日" });
+export const MeetingStatusSchema = z
+  .enum(MeetingStatus, { error: "会议状态只能是 PLANNED（计划中）、HELD（已召开）、CANCELLED（已取消）" })
+  .meta({ id: "MeetingStatus", description: "PLANNED 计划中 · HELD 已召开 · CANCELLED 已取消" });
+export const AttendanceStatusSchema = z.enum(AttendanceStatus).meta({ id: "AttendanceStatus", description: "PRESENT 已签到 · LEAVE 请假 · ABSENT 缺席" });
+export const AttendanceSourceSchema = z
+  .enum(AttendanceSource)
+  .meta({ id: "AttendanceSource", description: "WECHAT 微信群 · QQ QQ群 · MINIPROGRAM 小程序 · CONSOLE 管理后台 · IMPORT 导入" });
+export const LeaveDecisionSchema = z.enum(LeaveDecision).meta({ id: "LeaveDecision", description: "PENDING 待审批 · APPROVED 已准假 · REJECTED 未准假" });

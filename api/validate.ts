@@ -9,7 +9,8 @@
 //   });
 //
 // The handler returns the answer body; it is parsed with the response schema, so fields not in the contract
-// (password hashes, session keys...) are stripped instead of leaking.
+// (password hashes, session keys...) are stripped instead of leaking. A route answering a file instead of JSON
+// declares `response: { description, schema: fileResponse("text/csv") }` and its handler returns a FileAnswer.
 import { Router } from "@koa/router";
 import type { OpenAPIRegistry, RouteConfig } from "@asteasolutions/zod-to-openapi";
 import { z, type ZodObject, type ZodType } from "zod";
@@ -65,6 +66,44 @@ export interface ApiRouter {
     R extends ZodType = ZodType,
     A extends AuthorizeOptions | undefined = undefined,
   >(spec: RouteSpec<P, Q, B, R, A>): void;
+}
+
+// ---- file (non-JSON) answers ----
+
+/** What the handler of a file route returns: the bytes and the name the browser should save them under. */
+export interface FileAnswer {
+  body: Buffer;
+  /** Any characters (Chinese included): sent as an RFC 5987 UTF-8 `filename*`. */
+  filename: string;
+  /** Plain-ASCII name for clients that do not understand `filename*`; derived from `filename` when omitted. */
+  asciiFilename?: string;
+}
+
+const FILE_TYPES = new WeakMap<ZodType, string>();
+
+/**
+ * The response schema of a route that answers a file of `contentType`: checks the handler returned a FileAnswer,
+ * and makes the route send the bytes with a Content-Disposition and document a binary body.
+ */
+export function fileResponse(contentType: string) {
+  const schema = z.custom<FileAnswer>(
+    (v) => !!v && typeof v === "object" && Buffer.isBuffer((v as FileAnswer).body) && typeof (v as FileAnswer).filename === "string",
+    { error: "not a FileAnswer" },
+  );
+  FILE_TYPES.set(schema, contentType);
+  return schema;
+}
+
+// RFC 5987 attr-char: what may stay unescaped in `filename*`; everything else is %-encoded UTF-8.
+const encodeRfc5987 = (s: string) => encodeURIComponent(s).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+/** Characters no file system or header accepts in a name. */
+const UNSAFE_NAME = /[\\/:*?"<>|\u0000-\u001f\u007f]+/g;
+
+/** `attachment; filename="ascii.xlsx"; filename*=UTF-8''%E7%AD%BE…` (RFC 6266 with the RFC 5987 extended form). */
+export function contentDisposition(filename: string, asciiFilename?: string): string {
+  const name = filename.replace(UNSAFE_NAME, "_");
+  const fallback = (asciiFilename ?? name).replace(UNSAFE_NAME, "_").replace(/[^\x20-\x7e]+/g, "_").replace(/[%\\"]/g, "_");
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encodeRfc5987(name)}`;
 }
 
 // ---- Chinese validation messages ----
@@ -140,6 +179,7 @@ export function createApiRouter(): ApiRouter {
     spec: RouteSpec<P, Q, B, R, A>,
   ) {
     const status = spec.response.status ?? 200;
+    const fileType = FILE_TYPES.get(spec.response.schema);
 
     // Order inside a route: auth → validation → handler (the app-wide layers run before, see app.ts).
     const guards: ApiMiddleware[] = spec.auth ? [authenticate, authorize(spec.auth)] : [];
@@ -156,7 +196,14 @@ export function createApiRouter(): ApiRouter {
       // Our bug, not the caller's: surfaces as 500 INTERNAL_ERROR with the details in the log only.
       if (!out.success) throw new Error(`${spec.method.toUpperCase()} ${spec.path}: response does not match its schema: ${out.error.message}`);
       ctx.status = status;
-      ctx.body = out.data;
+      if (fileType) {
+        const file = out.data as FileAnswer;
+        ctx.type = fileType;
+        ctx.set("Content-Disposition", contentDisposition(file.filename, file.asciiFilename));
+        ctx.body = file.body;
+      } else {
+        ctx.body = out.data;
+      }
     };
     router[spec.method](spec.path, ...(guards as any[]), handle as any);
 
@@ -179,7 +226,13 @@ export function createApiRouter(): ApiRouter {
         ...(spec.body ? { body: { required: true, content: { "application/json": { schema: spec.body } } } } : {}),
       },
       responses: {
-        [status]: { description: spec.response.description, content: { "application/json": { schema: spec.response.schema } } },
+        [status]: fileType
+          ? {
+              description: spec.response.description,
+              headers: { "Content-Disposition": { description: "attachment，文件名见 filename*（UTF-8）", schema: { type: "string" } } },
+              content: { [fileType]: { schema: { type: "string", format: "binary" } } },
+            }
+          : { description: spec.response.description, content: { "application/json": { schema: spec.response.schema } } },
         ...Object.fromEntries([...errorStatuses].sort((a, b) => a - b).map((s) => [s, errorResponse(s)])),
       },
     };

@@ -6,8 +6,8 @@ import type { ChatPrincipal } from "../core/chat/principal.ts";
 import type { ChatGroup, ChatIdentity, Prisma } from "../core/db/index.ts";
 import type { CadreRole } from "../core/db/generated/enums.ts";
 import { ROLE_LABEL, hasRoleAtLeast } from "../core/org/scope.ts";
-import { badRequest, tooMany } from "../core/errors.ts";
-import { bindGroup, KIND_LABEL, linkIdentity, parseSelfLink, rosterReport, selfLink, unbindGroup } from "../core/chat/binding.ts";
+import { badRequest } from "../core/errors.ts";
+import { bindGroup, consumeSelfLinkAttempt, KIND_LABEL, linkIdentity, parseSelfLink, rosterReport, selfLink, unbindGroup } from "../core/chat/binding.ts";
 import { identityScope } from "../core/chat/registry.ts";
 import { meetingCommands } from "./meeting-commands.ts";
 
@@ -178,8 +178,6 @@ const registerCommand: CommandSpec = {
   },
 };
 
-const SELF_LINK_LIMIT = { points: 5, durationSec: 3600 };
-
 const iAmCommand: CommandSpec = {
   name: "我是",
   aliases: ["认证", "实名"],
@@ -191,8 +189,7 @@ const iAmCommand: CommandSpec = {
   handler: async (c) => {
     const { name, phoneTail } = parseSelfLink(c.args);
     // Guessing four digits is cheap: a few well-formed tries per hour per person.
-    const verdict = await c.app.coord.rateLimiter("self-link", SELF_LINK_LIMIT).consume(`${c.message.channel}:${c.identity.id}`);
-    if (!verdict.allowed) throw tooMany("TOO_MANY_ATTEMPTS", "尝试次数过多，请一小时后再试，或请支部书记为您登记。", Math.ceil(verdict.retryAfterMs / 1000));
+    await consumeSelfLinkAttempt(c.app.coord, c.message.channel, c.identity.id);
     const { member } = await selfLink(c.tx, c.principal, { groupId: c.group?.id, name, phoneTail, channel: channelOf(c) });
     return [{ text: `登记成功，欢迎您，${member.name}同志（${member.branch.name}）。` }];
   },

@@ -23,6 +23,8 @@ import { attendanceReport, decideLeave, leaveSources, nameList, recordCheckins, 
 import { acknowledgeLatestNotice } from "../core/meetings/notices.ts";
 import { meetingTypeFromWord, MEETING_TYPE_WORDS } from "../core/meetings/labels.ts";
 import { formatZhTime, parseFutureTime, parseTimePrefix } from "../core/meetings/time.ts";
+import { issueDisplayKey } from "../core/meetings/qr.ts";
+import { publicBaseUrl } from "../core/config.ts";
 
 const REPORT_NAMES = 30;
 
@@ -217,8 +219,8 @@ const leaveCommand: CommandSpec = {
       source: leaveSources(c.message.channel),
       reason: c.args,
     });
-    const who = c.principal.memberId != null ? c.principal.name : c.identity.displayName || "您";
-    return [{ text: `${who}的请假${updated ? "已更新" : "已登记"}：${describeMeeting(meeting)}，原因：${c.args.trim()}。等待支部书记审批。`, mentions: c.group ? [c.message.sender.platformUserId] : undefined }];
+    // In a group the @-mention says whose leave it is.
+    return [{ text: `请假${updated ? "已更新" : "已登记"}：${describeMeeting(meeting)}，原因：${c.args.trim()}。等待支部书记审批。`, mentions: c.group ? [c.message.sender.platformUserId] : undefined }];
   },
 };
 
@@ -295,6 +297,31 @@ const absentCommand: CommandSpec = {
   },
 };
 
+const qrLinkCommand: CommandSpec = {
+  name: "签到码",
+  aliases: ["扫码签到"],
+  args: "[编号]",
+  summary: "获取现场扫码签到的页面链接（二维码每 30 秒更新，私聊发送）",
+  minRole: "BRANCH_SECRETARY",
+  where: "any",
+  handler: async (c) => {
+    const { meeting } = await targetMeeting(c, c.args);
+    if (meeting.status === "CANCELLED") throw badRequest("MEETING_CANCELLED", `「${meeting.topic}」已经取消了。`);
+    const key = issueDisplayKey(c.app.config.JWT_SECRET, meeting.id, meeting.checkinClosesAt);
+    const url = `${publicBaseUrl(c.app.config)}/qr/${meeting.id}?k=${encodeURIComponent(key)}`;
+    return [
+      {
+        to: "sender",
+        text: [
+          `${describeMeeting(meeting)}的现场签到码：`,
+          url,
+          `请在会场的屏幕或手机上打开，党员用小程序扫码签到；二维码每 30 秒自动更新，链接在签到结束（${formatZhTime(meeting.checkinClosesAt)}）后失效。请勿转发到群里。`,
+        ].join("\n"),
+      },
+    ];
+  },
+};
+
 const receiptCommand: CommandSpec = {
   name: "收到",
   aliases: ["已收到", "收到了", "已阅"],
@@ -320,5 +347,6 @@ export const meetingCommands: CommandSpec[] = [
   decideCommand(false),
   statsCommand,
   absentCommand,
+  qrLinkCommand,
   receiptCommand,
 ];

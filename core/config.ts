@@ -40,6 +40,8 @@ const envSchema = z
     REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_\-.]*$/, { message: "只能包含字母、数字和 : _ - ." }).default("netbranch:"),
     API_HOST: z.string().min(1).default("0.0.0.0"),
     API_PORT: int(0, 65535).default(3000),
+    /** How people reach the API from outside (links the bot sends, e.g. the on-site check-in code page). */
+    PUBLIC_BASE_URL: url(["http", "https"]).optional(),
     /** Behind nginx or another reverse proxy: take the client address from X-Forwarded-For (login rate limits). */
     API_TRUST_PROXY: bool.default(false),
     API_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, { message: "格式如 1mb、512kb" }).default("1mb"),
@@ -110,4 +112,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbMode: parsed.data.DATABASE_URL ? "postgres" : "pglite",
     coordMode: parsed.data.REDIS_URL ? "redis" : "memory",
   };
+}
+
+/** Base of links the bot sends people (PUBLIC_BASE_URL, else this machine's API address). */
+export function publicBaseUrl(config: Pick<Config, "PUBLIC_BASE_URL" | "API_HOST" | "API_PORT">): string {
+  if (config.PUBLIC_BASE_URL) return config.PUBLIC_BASE_URL.replace(/\/+$/, "");
+  const host = config.API_HOST === "0.0.0.0" || config.API_HOST === "::" ? "127.0.0.1" : config.API_HOST;
+  return `http://${host}:${config.API_PORT}`;
 }

@@ -9,6 +9,7 @@ import { startRuntime, type Runtime } from "./runtime.ts";
 import { MockWechat } from "../bot/adapters/wechaty-mock.ts";
 import { seedIfEmpty, SEED_STEP_LABELS } from "../prisma/seed/load.ts";
 import { DEMO_PASSWORDS } from "../prisma/seed/county.ts";
+import { CHINA_OFFSET_MS } from "./meetings/time.ts";
 
 const { values } = parseArgs({ options: { once: { type: "boolean", default: false } } });
 const once = values.once!;
@@ -72,6 +73,7 @@ async function main() {
     wechat.say(speaker.id, "帮助", room.id);
     await reply;
     await bindingScenario(runtime, wechat);
+    await studyScenario(runtime, wechat, room);
 
     if (once) {
       await checkApi(runtime.api!.url);
@@ -126,8 +128,47 @@ async function bindingScenario(runtime: Runtime, wechat: MockWechat) {
   await say(sec, "名单核对");
 }
 
-/** The first branch's group of the simulated county, with its roster, as a mock WeChat room. */
-async function openDemoRoom(runtime: Runtime, wechat: MockWechat) {
+/**
+ * A study session in the first branch's group: the secretary publishes it (the notice goes to the group), members
+ * check in and one asks for leave, the bot answers with one summary instead of a reply each, 统计 shows the tally.
+ */
+async function studyScenario(runtime: Runtime, wechat: MockWechat, room: DemoRoom) {
+  const sec = room.secretary;
+  if (!sec) return;
+  const start = new Date(Date.now() + 10 * 60_000 + CHINA_OFFSET_MS);
+  const p2 = (n: number) => String(n).padStart(2, "0");
+  const when = `${start.getUTCFullYear()}-${p2(start.getUTCMonth() + 1)}-${p2(start.getUTCDate())} ${p2(start.getUTCHours())}:${p2(start.getUTCMinutes())}`;
+  out("");
+  out(`学习签到：支部书记 ${sec.name} 发布一次学习，党员在群里签到（机器人汇总回复，不逐条回复）：`);
+  const line = (who: { name: string }, text: string) => out(`  【群】${who.name}：${text}`);
+  const notice = wechat.waitForBot(room.id, (t) => t.startsWith("【学习通知】"), 30_000);
+  line(sec, `发布学习 ${when} 学习党的二十届四中全会精神 村委会会议室`);
+  wechat.say(sec.id, `发布学习 ${when} 学习党的二十届四中全会精神 村委会会议室`, room.id);
+  await notice;
+  const members = room.members.filter((m) => m.id !== sec.id);
+  const summary = wechat.waitForBot(room.id, (t) => t.includes("已签到"), 30_000);
+  for (const m of members.slice(0, 8)) {
+    line(m, "签到");
+    wechat.say(m.id, "签到", room.id);
+  }
+  line(members[8], "请假 外出务工");
+  wechat.say(members[8].id, "请假 外出务工", room.id);
+  await summary;
+  const stats = wechat.waitForBot(room.id, (t) => t.includes("签到情况"), 30_000);
+  line(sec, "统计");
+  wechat.say(sec.id, "统计", room.id);
+  await stats;
+}
+
+interface DemoRoom {
+  id: string;
+  topic: string;
+  members: { id: string; name: string }[];
+  secretary?: { id: string; name: string };
+}
+
+/** The first branch's group of the simulated county, with its roster (and its secretary), as a mock WeChat room. */
+async function openDemoRoom(runtime: Runtime, wechat: MockWechat): Promise<DemoRoom> {
   const { prisma } = runtime.ctx.db;
   const group = await prisma.chatGroup.findFirstOrThrow({
     where: { kind: "BRANCH", channel: "WECHAT" },
@@ -135,8 +176,13 @@ async function openDemoRoom(runtime: Runtime, wechat: MockWechat) {
     include: { memberships: { take: 40, orderBy: { identityId: "asc" }, include: { identity: true } } },
   });
   const members = group.memberships.map((m) => ({ id: m.identity.platformUserId, name: m.identity.displayName }));
+  const sec = await prisma.chatIdentity.findFirst({
+    where: { channel: "WECHAT", member: { branchId: group.orgUnitId ?? -1, isSecretary: true }, groupMemberships: { some: { groupId: group.id } } },
+  });
+  const secretary = sec ? { id: sec.platformUserId, name: sec.displayName } : undefined;
+  if (secretary && !members.some((m) => m.id === secretary.id)) members.push(secretary);
   wechat.room(group.platformGroupId, group.topic, members);
-  return { id: group.platformGroupId, topic: group.topic, members };
+  return { id: group.platformGroupId, topic: group.topic, members, secretary };
 }
 
 async function printCounty(runtime: Runtime) {

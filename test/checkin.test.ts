@@ -3,6 +3,7 @@
 // gets summaries, not one reply per member; the secretary sees who came and gets the final tally privately.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { startBot, type BotHandle } from "../bot/index.ts";
+import { startApi } from "../api/app.ts";
 import { MockWechat } from "../bot/adapters/wechaty-mock.ts";
 import { recordCheckins } from "../core/meetings/attendance.ts";
 import { finalizeClosedMeetings } from "../core/meetings/finalize.ts";
@@ -148,7 +149,7 @@ describe("checking in", () => {
 
   test("请假 is recorded for the secretary to decide; 准假 approves it", async () => {
     expect(await ask("wx_zhouba", "请假", ROOM)).toContain("请写上请假原因");
-    expect(await ask("wx_zhouba", "请假 家里有事", ROOM)).toMatch(/周八的请假已登记.*原因：家里有事。等待支部书记审批/);
+    expect(await ask("wx_zhouba", "请假 家里有事", ROOM)).toMatch(/请假已登记.*原因：家里有事。等待支部书记审批/);
     expect(await ask("wx_zhangsan", "准假 @周八", ROOM, undefined, ["wx_zhouba"])).toContain("需要支部书记权限");
     expect(await ask("wx_wangwu", "准假 @周八", ROOM, undefined, ["wx_zhouba"])).toContain("已准假：周八");
     const row = await ctx.db.prisma.attendance.findFirstOrThrow({ where: { memberId: extra.zhouba } });
@@ -210,6 +211,37 @@ describe("changing and cancelling", () => {
   test("a secretary of another branch cannot touch this branch's sessions", async () => {
     const meeting = await ctx.db.prisma.meeting.findFirstOrThrow({ where: { status: "PLANNED" } });
     expect(await ask("wx_zhaoliu", `取消学习 ${meeting.id}`, ROOM2)).toContain("无权访问");
+  });
+});
+
+describe("on-site QR check-in", () => {
+  test("签到码 sends the secretary a private link whose page shows the rotating token; a tampered link is refused", async () => {
+    const api = await startApi(ctx);
+    try {
+      // Asked in the group, answered privately: the link must not reach the members.
+      const privately = wechat.waitForBot("wx_wangwu", (t) => t.includes("现场签到码"));
+      wechat.say("wx_wangwu", "签到码", ROOM);
+      const text = (await privately).text;
+      expect(saidIn(ROOM, /现场签到码/)).toHaveLength(0);
+      const link = new URL(/http\S+/.exec(text)![0]);
+      const res = await fetch(`${api.url}${link.pathname}${link.search}`);
+      expect(res.status).toBe(200);
+      const html = await res.text();
+      expect(html).toContain("<svg");
+      expect(html).toMatch(/<meta http-equiv="refresh" content="\d+">/);
+      expect(html).toContain("学习党章");
+      const meetingId = Number(link.pathname.split("/").pop());
+      // The page's token is what the mini-program posts back: it verifies for this meeting now.
+      const { issueQrToken, verifyQrToken } = await import("../core/meetings/qr.ts");
+      expect(() => verifyQrToken(ctx.config.JWT_SECRET, meetingId, issueQrToken(ctx.config.JWT_SECRET, meetingId).token)).not.toThrow();
+      link.searchParams.set("k", link.searchParams.get("k")!.replace(/.$/, (c) => (c === "A" ? "B" : "A")));
+      const forged = await fetch(`${api.url}${link.pathname}${link.search}`);
+      expect(forged.status).toBe(403);
+      expect(await forged.text()).toContain("签到码链接无效");
+      expect(await ask("wx_zhangsan", "签到码", ROOM)).toContain("需要支部书记权限");
+    } finally {
+      await api.close();
+    }
   });
 });
 

@@ -1,10 +1,11 @@
 // Binding chat to the organisation: a group to the org unit it serves, a chat identity to a roster member, and the
 // roster reconciliation that shows who is missing. Shared by the bot commands and the API.
 import type { Channel, Prisma, PrismaClient, OrgUnit } from "../db/index.ts";
-import { AppError, badRequest, forbidden, notFound } from "../errors.ts";
+import { AppError, badRequest, forbidden, notFound, tooMany } from "../errors.ts";
 import { hasRoleAtLeast, pathInScope, ROLE_LABEL } from "../org/scope.ts";
 import { audit } from "../audit.ts";
 import type { ChatPrincipal } from "./principal.ts";
+import type { Coordination } from "../coord/types.ts";
 import { adoptUnlinkedAttendance } from "../meetings/attendance.ts";
 
 type Tx = Prisma.TransactionClient | PrismaClient;
@@ -115,23 +116,32 @@ export function parseSelfLink(args: string): { name: string; phoneTail: string }
   return { name, phoneTail };
 }
 
-/** Self-binding, confirmed against the roster: name and the last four digits of the phone on file. */
-export async function selfLink(tx: Tx, p: ChatPrincipal, input: { groupId?: number; name: string; phoneTail: string; channel: string }) {
+/** Well-formed self-binding tries allowed per identity: guessing four digits is cheap. */
+export const SELF_LINK_LIMIT = { points: 5, durationSec: 3600 };
+
+/** Counts one self-binding try of this identity; 429 TOO_MANY_ATTEMPTS once over SELF_LINK_LIMIT. */
+export async function consumeSelfLinkAttempt(coord: Pick<Coordination, "rateLimiter">, channel: string, identityId: number) {
+  const verdict = await coord.rateLimiter("self-link", SELF_LINK_LIMIT).consume(`${channel}:${identityId}`);
+  if (!verdict.allowed) throw tooMany("TOO_MANY_ATTEMPTS", "尝试次数过多，请一小时后再试，或请支部书记为您登记。", Math.ceil(verdict.retryAfterMs / 1000));
+}
+
+/** Who binds themself: a chat principal, or a mini-program login (its ChatIdentity). */
+type SelfLinker = Pick<ChatPrincipal, "identityId" | "memberId" | "name">;
+
+async function requireNotLinked(tx: Tx, p: SelfLinker) {
   if (p.memberId != null) {
     const current = await tx.member.findUnique({ where: { id: p.memberId }, select: { name: true } });
     throw new AppError(409, "ALREADY_LINKED", `您已登记为“${current?.name ?? p.name}”，无需重复登记。如信息有误，请联系支部书记。`);
   }
-  let where: Prisma.MemberWhereInput;
-  if (input.groupId != null) {
-    where = rosterWhere(await boundUnit(tx, input.groupId));
-  } else {
-    // Privately: only the rosters of the bound groups this person is in, never the whole county.
-    const groups = await tx.groupMembership.findMany({ where: { identityId: p.identityId, leftAt: null, group: { orgUnitId: { not: null } } }, select: { group: { select: { orgUnit: true } } } });
-    const units = groups.map((g) => g.group.orgUnit!).filter(Boolean);
-    if (units.length === 0) throw badRequest("NO_BOUND_GROUP", "请在您所在支部的微信群里发送“我是 姓名 手机后四位”完成登记。");
-    where = { OR: units.map(rosterWhere) };
-  }
-  const matches = await tx.member.findMany({ where: { AND: [where, { name: input.name, phone: { endsWith: input.phoneTail } }] }, select: { id: true, name: true, branch: { select: { name: true } } }, take: 2 });
+}
+
+/** The one roster member in `where` with this name and phone ending, linked to the identity (audited). */
+async function linkSelfWithin(tx: Tx, p: SelfLinker, where: Prisma.MemberWhereInput, input: { name: string; phoneTail: string; channel: string }) {
+  const matches = await tx.member.findMany({
+    where: { AND: [where, { name: input.name, phone: { endsWith: input.phoneTail } }] },
+    select: { id: true, name: true, branchId: true, branch: { select: { name: true } } },
+    take: 2,
+  });
   if (matches.length !== 1) {
     throw notFound("MEMBER_NOT_FOUND", matches.length === 0 ? "没有找到匹配的党员，请核对姓名和手机后四位；也可以请支部书记用“登记”为您登记。" : "名单中有重名且手机后四位相同，请联系支部书记为您登记。");
   }
@@ -143,6 +153,37 @@ export async function selfLink(tx: Tx, p: ChatPrincipal, input: { groupId?: numb
   await adoptUnlinkedAttendance(tx, p.identityId, member.id);
   await audit(tx, { actorIdentityId: p.identityId, channel: input.channel, action: "identity.link", targetType: "ChatIdentity", targetId: p.identityId, detail: { memberId: member.id, by: "self", alsoLinkedIdentityId: taken?.id } });
   return { member, alsoLinkedElsewhere: !!taken };
+}
+
+/** Self-binding, confirmed against the roster: name and the last four digits of the phone on file. */
+export async function selfLink(tx: Tx, p: SelfLinker, input: { groupId?: number; name: string; phoneTail: string; channel: string }) {
+  await requireNotLinked(tx, p);
+  let where: Prisma.MemberWhereInput;
+  if (input.groupId != null) {
+    where = rosterWhere(await boundUnit(tx, input.groupId));
+  } else {
+    // Privately: only the rosters of the bound groups this person is in, never the whole county.
+    const groups = await tx.groupMembership.findMany({ where: { identityId: p.identityId, leftAt: null, group: { orgUnitId: { not: null } } }, select: { group: { select: { orgUnit: true } } } });
+    const units = groups.map((g) => g.group.orgUnit!).filter(Boolean);
+    if (units.length === 0) throw badRequest("NO_BOUND_GROUP", "请在您所在支部的微信群里发送“我是 姓名 手机后四位”完成登记。");
+    where = { OR: units.map(rosterWhere) };
+  }
+  return linkSelfWithin(tx, p, where, input);
+}
+
+/**
+ * Self-binding from the mini-program, which has no group to say which roster: the member names their branch by its
+ * code (the secretary tells them), then name and phone ending as with 我是. Callers count the try first
+ * (consumeSelfLinkAttempt).
+ */
+export async function selfLinkInUnit(tx: Tx, p: SelfLinker, input: { unitCode: string; name: string; phoneTail: string; channel: string }) {
+  checkName(input.name);
+  if (!/^\d{4}$/.test(input.phoneTail)) throw badRequest("PHONE_TAIL_INVALID", "请填写手机号后四位（4 位数字）。");
+  await requireNotLinked(tx, p);
+  const unit = await tx.orgUnit.findFirst({ where: { code: input.unitCode.trim(), active: true } });
+  if (!unit) throw notFound("UNIT_NOT_FOUND", `没有找到编码为“${input.unitCode.trim()}”的支部，请向支部书记确认支部编码。`);
+  if (unit.kind !== "BRANCH") throw badRequest("UNIT_NOT_A_BRANCH", `“${unit.name}”是${KIND_LABEL[unit.kind]}，请填写您所在党支部的编码。`);
+  return linkSelfWithin(tx, p, rosterWhere(unit), input);
 }
 
 export interface RosterReport {

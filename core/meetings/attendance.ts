@@ -1,7 +1,7 @@
 // Attendance: the one place check-ins, leave and their counting live. Chat check-ins (batched), the mini-program
 // and the console all write through recordCheckins, so the same person checking in twice, or through two
 // channels, is one row: the unique keys (meeting, member) and (meeting, identity) decide, not the caller.
-import type { AttendanceSource, Meeting, OrgUnit, Prisma, PrismaClient } from "../db/index.ts";
+import type { AttendanceSource, AttendanceStatus, Meeting, OrgUnit, Prisma, PrismaClient } from "../db/index.ts";
 import { AppError, badRequest, forbidden, notFound } from "../errors.ts";
 import { hasRoleAtLeast, pathInScope } from "../org/scope.ts";
 import { rosterWhere } from "../chat/binding.ts";
@@ -151,6 +151,8 @@ export async function adoptUnlinkedAttendance(tx: Tx, identityId: number, member
 }
 
 export interface AttendancePerson {
+  /** Absent people have no row: ABSENT. */
+  status: AttendanceStatus;
   memberId: number | null;
   identityId: number | null;
   name: string;
@@ -189,6 +191,7 @@ export async function attendanceReport(tx: Tx, meetingId: number, opts: { groupI
   ]);
   const onRoster = new Set(roster.map((m) => m.id));
   const person = (r: (typeof rows)[number]): AttendancePerson => ({
+    status: r.status,
     memberId: r.memberId,
     identityId: r.identityId,
     name: r.member?.name ?? (r.identity?.displayName || "（无昵称）"),
@@ -200,7 +203,7 @@ export async function attendanceReport(tx: Tx, meetingId: number, opts: { groupI
   const present = rows.filter((r) => r.status === "PRESENT" && r.memberId != null && onRoster.has(r.memberId)).map(person);
   const leave = rows.filter((r) => r.status === "LEAVE" && r.leaveDecision !== "REJECTED" && r.memberId != null && onRoster.has(r.memberId)).map(person);
   const accounted = new Set([...present, ...leave].map((p) => p.memberId));
-  let absent: AttendancePerson[] = roster.filter((m) => !accounted.has(m.id)).map((m) => ({ memberId: m.id, identityId: null, name: m.name }));
+  let absent: AttendancePerson[] = roster.filter((m) => !accounted.has(m.id)).map((m) => ({ status: "ABSENT" as const, memberId: m.id, identityId: null, name: m.name }));
   if (opts.groupId != null && absent.length) {
     const ids = await tx.chatIdentity.findMany({
       where: { memberId: { in: absent.map((a) => a.memberId!) }, groupMemberships: { some: { groupId: opts.groupId, leftAt: null } } },

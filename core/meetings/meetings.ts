@@ -81,10 +81,10 @@ export function noticeText(m: Pick<Meeting, "type" | "topic" | "place" | "planne
 
 /** Sends `body` to every active group bound to the unit; returns how many groups. */
 async function tellGroups(tx: Tx, unitId: number, body: string, key: string, priority: number = PRIORITY.notice) {
-  const groups = await tx.chatGroup.findMany({ where: { orgUnitId: unitId, active: true }, select: { id: true, channel: true } });
+  // Only chat groups can be told; the count is of the groups actually written to.
+  const groups = await tx.chatGroup.findMany({ where: { orgUnitId: unitId, active: true, channel: { in: ["WECHAT", "QQ"] } }, select: { id: true, channel: true } });
   for (const g of groups) {
-    if (g.channel === "MINIPROGRAM") continue;
-    await enqueue(tx, { channel: g.channel, groupId: g.id, body, priority, idempotencyKey: `${key}:g${g.id}` });
+    await enqueue(tx, { channel: g.channel as "WECHAT" | "QQ", groupId: g.id, body, priority, idempotencyKey: `${key}:g${g.id}` });
   }
   return groups.length;
 }
@@ -176,8 +176,9 @@ export async function updateMeeting(tx: Tx, actor: Actor, id: number, patch: Mee
   if (patch.qrRequired !== undefined && patch.qrRequired !== before.qrRequired) changes.push(patch.qrRequired ? "需要现场扫码签到" : "无需扫码签到");
   if (patch.durationMinutes !== undefined && patch.durationMinutes !== before.durationMinutes) {
     if (!Number.isInteger(patch.durationMinutes) || patch.durationMinutes < 10 || patch.durationMinutes > 12 * 60) throw badRequest("DURATION_INVALID", "会议时长应在 10 分钟到 12 小时之间。");
+    changes.push(`时长改为 ${patch.durationMinutes} 分钟`);
   }
-  if (changes.length === 0 && patch.durationMinutes === undefined) throw badRequest("NOTHING_TO_CHANGE", "没有需要修改的内容。");
+  if (changes.length === 0) throw badRequest("NOTHING_TO_CHANGE", "没有需要修改的内容。");
   const meeting = await tx.meeting.update({
     where: { id },
     data: {
@@ -207,7 +208,11 @@ export async function cancelMeeting(tx: Tx, actor: Actor, id: number, reason: st
   requireOrganiser(actor, before.orgUnit);
   requireChangeable(before, now);
   if (reason && reason.length > 200) throw badRequest("REASON_TOO_LONG", "取消原因请控制在 200 个字以内。");
-  const meeting = await tx.meeting.update({ where: { id }, data: { status: "CANCELLED", cancelledAt: now, cancelReason: reason?.trim() || null } });
+  const meeting = await tx.meeting.update({
+    where: { id },
+    data: { status: "CANCELLED", cancelledAt: now, cancelReason: reason?.trim() || null },
+    include: { orgUnit: { select: UNIT_SELECT } },
+  });
   const text = `【取消通知】原定 ${formatZhDateTime(before.plannedAt, now)} 的${label(before)}「${before.topic}」取消了${reason ? `，原因：${reason.trim()}` : ""}。签到也随之取消，请相互转告。`;
   const groups = await tellGroups(tx, before.orgUnitId, text, `meeting:${id}:cancel`);
   await audit(tx, { actorId: actor.cadreUserId, actorIdentityId: actor.identityId, channel: actor.channel, action: "meeting.cancel", targetType: "Meeting", targetId: id, detail: { reason }, requestId: actor.requestId });

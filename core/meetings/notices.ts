@@ -20,7 +20,12 @@ export interface NoticeReader extends ScopeHolder {
 
 /** Members see their own units' notices (branch and above); cadres see their subtree's. */
 function visibleWhere(reader: NoticeReader): Prisma.NoticeWhereInput {
-  if (reader.kind === "mp") return reader.orgPath ? { orgUnitId: { in: pathIds(reader.orgPath) } } : { id: { in: [] } };
+  if (reader.kind === "mp") {
+    if (!reader.orgPath) return { id: { in: [] } };
+    // The branch and everything above it, and the member's own party group (below the branch).
+    const own = reader.memberId != null ? [{ orgUnit: { partyGroupMembers: { some: { id: reader.memberId } } } }] : [];
+    return { OR: [{ orgUnitId: { in: pathIds(reader.orgPath) } }, ...own] };
+  }
   return { orgUnit: subtreeWhere(reader) };
 }
 
@@ -44,7 +49,10 @@ async function visibleNotice(tx: Tx, reader: NoticeReader, id: number) {
     include: { orgUnit: { select: { id: true, name: true, path: true, kind: true } }, meeting: { select: { id: true, type: true, plannedAt: true, status: true, place: true } } },
   });
   if (!notice) throw notFound("NOTICE_NOT_FOUND", "该通知不存在");
-  const ok = reader.kind === "mp" ? !!reader.orgPath && reader.orgPath.startsWith(notice.orgUnit.path) : pathInScope(reader, notice.orgUnit.path);
+  const ownPartyGroup =
+    reader.kind === "mp" && reader.memberId != null && notice.orgUnit.kind === "PARTY_GROUP" &&
+    (await tx.member.count({ where: { id: reader.memberId, partyGroupId: notice.orgUnit.id } })) > 0;
+  const ok = reader.kind === "mp" ? (!!reader.orgPath && reader.orgPath.startsWith(notice.orgUnit.path)) || ownPartyGroup : pathInScope(reader, notice.orgUnit.path);
   if (!ok) throw forbidden("OUT_OF_SCOPE", "无权查看该通知");
   return notice;
 }

@@ -3,7 +3,7 @@
 // the one before, so a code scanned just before it rotates still works, and one photographed and sent home
 // stops working within a minute.
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { badRequest } from "../errors.ts";
+import { AppError, badRequest } from "../errors.ts";
 
 export const QR_SLOT_MS = 30_000;
 const PREFIX = "NBQ1";
@@ -34,4 +34,24 @@ export function verifyQrToken(secret: string, meetingId: number, token: string, 
   const current = Math.floor(now / QR_SLOT_MS);
   if (slot > current) throw badRequest("QR_TOKEN_INVALID", "签到二维码无效，请重新扫描现场的二维码。");
   if (current - slot > 1) throw badRequest("QR_TOKEN_EXPIRED", "签到二维码已过期，请扫描屏幕上最新的二维码。");
+}
+
+/**
+ * The secretary's display link (`签到码` in chat): opens a page that shows the rotating code without a login, until
+ * the check-in window closes. Only the link's holder can show it; what it shows still expires every 30 s.
+ */
+export function issueDisplayKey(secret: string, meetingId: number, until: Date) {
+  const exp = Math.ceil(until.getTime() / 1000);
+  const sig = createHmac("sha256", secret).update(`qr-display:${meetingId}:${exp}`).digest("base64url").slice(0, 22);
+  return `${exp}.${sig}`;
+}
+
+/** Throws 403 QR_LINK_INVALID for a forged key, 410 QR_LINK_EXPIRED after its time. */
+export function verifyDisplayKey(secret: string, meetingId: number, key: string, now = Date.now()) {
+  const m = /^(\d{1,12})\.([A-Za-z0-9_-]{22})$/.exec(key);
+  const bad = () => new AppError(403, "QR_LINK_INVALID", "签到码链接无效，请在机器人私聊中重新发送“签到码”获取。");
+  if (!m) throw bad();
+  const expected = Buffer.from(createHmac("sha256", secret).update(`qr-display:${meetingId}:${m[1]}`).digest("base64url").slice(0, 22));
+  if (!timingSafeEqual(expected, Buffer.from(m[2]))) throw bad();
+  if (Number(m[1]) * 1000 < now) throw new AppError(410, "QR_LINK_EXPIRED", "签到已经结束，签到码链接已失效。");
 }
