@@ -10,6 +10,7 @@ import { errorHandler } from "./middleware/errors.ts";
 import { baseHeaders, requestId, requestLogger } from "./middleware/request.ts";
 import { registerAccountRoutes } from "./routes/accounts.ts";
 import { registerAuthRoutes } from "./routes/auth.ts";
+import { registerCalendarRoutes } from "./routes/calendar.ts";
 import { registerDocsRoutes } from "./routes/docs.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
@@ -46,6 +47,7 @@ export function createApp(deps: AppContext, options: ApiOptions = {}): ApiApp {
   registerMeetingRoutes(api);
   registerNoticeRoutes(api);
   registerQrPageRoutes(api);
+  registerCalendarRoutes(api);
   registerDocsRoutes(api);
 
   app.use(requestId());

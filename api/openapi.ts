@@ -75,6 +75,7 @@ export function generateOpenApiDocument(registry: OpenAPIRegistry) {
       { name: "groups", description: "群 / chat groups" },
       { name: "meetings", description: "会议与签到 / meetings and attendance" },
       { name: "notices", description: "通知 / notices and read receipts" },
+      { name: "calendar", description: "工作日日历 / working-day calendar" },
       { name: "docs", description: "接口文档 / this document" },
     ],
   });

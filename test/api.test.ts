@@ -536,6 +536,8 @@ describe("OpenAPI and docs", () => {
         "/api/notices/{id}",
         "/api/notices/{id}/reads",
         "/qr/{id}",
+        "/api/calendar",
+        "/api/admin/calendar/{date}",
         "/api/openapi.json",
         "/api/docs",
       ].sort(),

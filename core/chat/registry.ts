@@ -7,11 +7,20 @@ export const identityScope = (m: { channel: ChatMessage["channel"]; account: str
 
 export async function touchIdentity(prisma: PrismaClient, m: ChatMessage) {
   const key = { channel: m.channel, scope: identityScope(m), platformUserId: m.sender.platformUserId };
-  return prisma.chatIdentity.upsert({
+  const identity = await prisma.chatIdentity.upsert({
     where: { channel_scope_platformUserId: key },
     create: { ...key, displayName: m.sender.displayName },
     update: { displayName: m.sender.displayName, lastSeenAt: new Date() },
   });
+  if (identity.memberId != null || key.scope === "") return identity;
+  // Registered through another of our accounts that sees the same platform id (puppets with global wxids): the same
+  // person, so the same member; otherwise whichever account's copy of a message won would decide who they are.
+  const sibling = await prisma.chatIdentity.findFirst({
+    where: { channel: key.channel, platformUserId: key.platformUserId, memberId: { not: null }, id: { not: identity.id } },
+    orderBy: { linkedAt: { sort: "desc", nulls: "last" } },
+  });
+  if (!sibling) return identity;
+  return prisma.chatIdentity.update({ where: { id: identity.id }, data: { memberId: sibling.memberId, linkedAt: new Date() } });
 }
 
 /** Records the group, that this account reaches it, and that the sender is in it. */

@@ -70,6 +70,14 @@ export function createRedisCoordination(opts: RedisCoordinationOptions): Coordin
     );
   });
 
+  /**
+   * SET NX with our own token. ioredis resends commands that were in flight when its connection dropped, and Redis
+   * may already have run the first copy: then "already set" is our own write, which only the token can tell.
+   * Without this a Redis hiccup made fresh messages look like duplicates (and dropped them).
+   */
+  const claim = async (full: string, token: string, ttlMs: number) =>
+    (await redis.set(full, token, "PX", ttlMs, "NX")) === "OK" || (await redis.get(full)) === token;
+
   return {
     kind: "redis",
 
@@ -77,7 +85,7 @@ export function createRedisCoordination(opts: RedisCoordinationOptions): Coordin
       checkTtl(ttlMs);
       const full = `lock:${key}`;
       const token = randomUUID();
-      if ((await redis.set(full, token, "PX", ttlMs, "NX")) !== "OK") return null;
+      if (!(await claim(full, token, ttlMs))) return null;
       const lease: Lease = {
         key,
         token,
@@ -92,7 +100,7 @@ export function createRedisCoordination(opts: RedisCoordinationOptions): Coordin
 
     async seenBefore(key, ttlMs) {
       checkTtl(ttlMs);
-      return (await redis.set(`seen:${key}`, "1", "PX", ttlMs, "NX")) !== "OK";
+      return !(await claim(`seen:${key}`, randomUUID(), ttlMs));
     },
 
     rateLimiter,
