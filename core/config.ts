@@ -78,6 +78,31 @@ const envSchema = z
     CHECKIN_BATCH_WAIT_MS: int(0, 5000).default(20),
     MEETING_FINALIZE_CRON: z.string().refine((v) => cron.validate(v), { message: "不是有效的 cron 表达式" }).default("*/1 * * * *"),
     JOBS_HEARTBEAT_CRON: z.string().refine((v) => cron.validate(v), { message: "不是有效的 cron 表达式" }).default("*/1 * * * *"),
+    /** 限时办结 (design.md): response and resolution limits in working days on the official calendar; urgent tickets in hours / working days. */
+    COMPLAINT_RESPONSE_WORKDAYS: int(0, 30).default(1),
+    COMPLAINT_RESOLVE_WORKDAYS: int(1, 60).default(5),
+    COMPLAINT_URGENT_RESPONSE_HOURS: int(1, 72).default(2),
+    COMPLAINT_URGENT_RESOLVE_WORKDAYS: int(1, 30).default(1),
+    /** An overdue ticket goes to the town at its resolution deadline, and to the county this many working days later. */
+    COMPLAINT_ESCALATE_AGAIN_WORKDAYS: int(0, 30).default(2),
+    COMPLAINT_ESCALATION_CRON: z.string().refine((v) => cron.validate(v), { message: "不是有效的 cron 表达式" }).default("*/5 * * * *"),
+    /** Photos the filer sends this soon after filing attach to the ticket; larger photos are refused. */
+    COMPLAINT_PHOTO_WINDOW_MIN: int(1, 24 * 60).default(5),
+    COMPLAINT_PHOTO_MAX_BYTES: int(1024, 100 * 1024 * 1024).default(10 * 1024 * 1024),
+    /** A resolved ticket the filer has not rated within this many days is closed without a rating. */
+    COMPLAINT_RATING_WINDOW_DAYS: int(1, 365).default(7),
+    /** Uploaded files (complaint photos) on local disk, unless an S3-compatible store is configured below. */
+    STORAGE_DIR: z.string().min(1).default("./data/uploads"),
+    /** Largest accepted upload (a photo from the mini-program or a chat), in bytes. */
+    UPLOAD_MAX_BYTES: int(1024, 100 * 1024 * 1024).default(10 * 1024 * 1024),
+    /** S3-compatible object store (MinIO, COS, OSS, AWS): used instead of STORAGE_DIR when all four are set. */
+    S3_ENDPOINT: url(["http", "https"]).optional(),
+    S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "不是有效的存储桶名称（小写字母、数字、. 和 -，3-63 个字符）" }).optional(),
+    S3_ACCESS_KEY_ID: z.string().optional(),
+    S3_SECRET_ACCESS_KEY: z.string().optional(),
+    S3_REGION: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, { message: "只能包含字母、数字和 -" }).default("us-east-1"),
+    /** Bucket in the path (http://host/bucket/key) instead of the host name: MinIO and most self-hosted stores. */
+    S3_FORCE_PATH_STYLE: bool.default(false),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === "production" && env.JWT_SECRET === DEV_JWT_SECRET) {
@@ -85,6 +110,10 @@ const envSchema = z
     }
     if (env.WECHATY_PUPPET === "wechaty-puppet-service" && !env.WECHATY_PUPPET_SERVICE_TOKEN) {
       ctx.addIssue({ code: "custom", path: ["WECHATY_PUPPET_SERVICE_TOKEN"], message: "使用 wechaty-puppet-service 时必须设置" });
+    }
+    const s3 = ["S3_ENDPOINT", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const;
+    if (s3.some((k) => env[k])) {
+      for (const k of s3) if (!env[k]) ctx.addIssue({ code: "custom", path: [k], message: `使用对象存储时必须设置（已设置 ${s3.filter((x) => env[x]).join("、")}）` });
     }
   });
 

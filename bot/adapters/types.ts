@@ -2,7 +2,7 @@
 
 import type { ChatChannel, ChatMessage, ChatPerson, GroupEvent } from "../../core/chat/message.ts";
 
-export type { ChatChannel, ChatMessage, ChatPerson, Conversation, GroupEvent } from "../../core/chat/message.ts";
+export type { ChatChannel, ChatImage, ChatMessage, ChatPerson, Conversation, GroupEvent } from "../../core/chat/message.ts";
 
 export type SendTarget = { kind: "group"; groupId: string } | { kind: "private"; userId: string };
 

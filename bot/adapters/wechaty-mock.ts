@@ -1,6 +1,10 @@
 // A simulated WeChat built on wechaty-puppet-mock: the demo's county and the tests' peers. People here "say" things
 // into rooms through the mock puppet, and the bot's own sends come back as events, exactly as on a real puppet.
+import { randomUUID } from "node:crypto";
+import { FileBox, FileBoxType, type FileBoxInterface } from "file-box";
+import * as PUPPET from "wechaty-puppet";
 import { PuppetMock, mock } from "wechaty-puppet-mock";
+import { sniffImage } from "../../core/storage/images.ts";
 
 type ContactMock = mock.ContactMock;
 type RoomMock = mock.RoomMock;
@@ -58,6 +62,28 @@ export class MockWechat {
     const to = roomId ? this.mocker.RoomMock.load(roomId) : this.bot;
     talker.say(text, mentions.map((id) => this.mocker.ContactMock.load(id))).to(to);
     return [...this.mocker.cacheMessagePayload.keys()].pop()!;
+  }
+
+  /**
+   * `who` sends a picture in the room (or privately to the bot when roomId is omitted); returns the message id. The
+   * bot's `msg.toFileBox()` then serves exactly these bytes. A Buffer is named after its type (photo.jpg, .png, …).
+   * The message is typed Image whatever the bytes are (ContactMock.say(fileBox) would only do that for .jpg/.png).
+   */
+  async sayImage(who: string, image: Buffer | FileBoxInterface, roomId?: string): Promise<string> {
+    const talker = this.mocker.ContactMock.load(who);
+    // The mock keeps files as FileBox JSON, which only base64/url/qrcode/uuid boxes have: convert the others.
+    let box: FileBoxInterface;
+    if (Buffer.isBuffer(image)) box = FileBox.fromBase64(image.toString("base64"), `photo.${sniffImage(image)?.ext ?? "bin"}`);
+    else if ([FileBoxType.Base64, FileBoxType.Url, FileBoxType.QRCode, FileBoxType.Uuid].includes(image.type)) box = image;
+    else box = FileBox.fromBase64(await image.toBase64(), image.name);
+    const base = { id: randomUUID(), talkerId: talker.id, timestamp: Date.now(), type: PUPPET.types.Message.Image, filename: box.name };
+    const payload: PUPPET.payloads.Message = roomId
+      ? { ...base, roomId: this.mocker.RoomMock.load(roomId).id, mentionIdList: [] }
+      : { ...base, listenerId: this.bot.id };
+    this.mocker.cacheFileBoxPayload.set(payload.id, box.toJSON());
+    this.mocker.MessageMock.create(payload);
+    this.puppet.emit("message", { messageId: payload.id });
+    return payload.id;
   }
 
   /** The platform delivers an already-delivered message again (as after a reconnect). */

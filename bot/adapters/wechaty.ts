@@ -7,6 +7,7 @@ import qrTerminal from "qrcode-terminal";
 import type { ChatAdapter, ChatMessage, ChatPerson, GroupEvent, SendTarget } from "./types.ts";
 import { SendError } from "./types.ts";
 import type { Logger } from "../../core/log.ts";
+import { DEFAULT_UPLOAD_MAX_BYTES, fileTooLarge, readLimited, sniffImage } from "../../core/storage/images.ts";
 
 export interface WechatyAdapterOptions {
   account: string;
@@ -16,6 +17,8 @@ export interface WechatyAdapterOptions {
   serviceToken?: string;
   serviceEndpoint?: string;
   log: Logger;
+  /** Largest picture image.fetch() downloads (pass config.UPLOAD_MAX_BYTES; default 10 MiB). */
+  maxImageBytes?: number;
   onLoginState?: (state: { status: "NEED_LOGIN" | "ONLINE" | "OFFLINE"; qr?: string; selfId?: string; selfName?: string }) => void;
 }
 
@@ -125,22 +128,55 @@ export class WechatyAdapter implements ChatAdapter {
 
   private async dispatch(msg: Message) {
     if (msg.self() || !this.handler) return;
-    if (msg.type() !== this.bot.Message.Type.Text) return;
+    const type = msg.type();
+    const isImage = type === this.bot.Message.Type.Image;
+    // Text and pictures; voice, video, files, links, stickers and system messages are not ours to handle.
+    if (type !== this.bot.Message.Type.Text && !isImage) return;
     const talker = msg.talker();
     const room = msg.room();
-    const mentioned = room ? await msg.mentionList() : [];
-    const message: ChatMessage = {
-      channel: "WECHAT",
+    const base = {
+      channel: "WECHAT" as const,
       account: this.account,
-      conversation: room ? { kind: "group", groupId: room.id, topic: await room.topic() } : { kind: "private" },
+      conversation: room ? { kind: "group" as const, groupId: room.id, topic: await room.topic() } : { kind: "private" as const },
       sender: { platformUserId: talker.id, displayName: talker.name() },
-      text: room ? await msg.mentionText() : msg.text(),
-      mentions: mentioned.filter((c) => c.id !== this.bot.currentUser.id).map((c) => c.id),
-      mentionsMe: room ? await msg.mentionSelf() : false,
       platformMessageId: msg.id,
       at: msg.date(),
     };
+    let message: ChatMessage;
+    if (isImage) {
+      message = { ...base, kind: "image", text: "", mentions: [], mentionsMe: false, image: { fetch: this.imageFetcher(msg) } };
+    } else {
+      const mentioned = room ? await msg.mentionList() : [];
+      message = {
+        ...base,
+        kind: "text",
+        text: room ? await msg.mentionText() : msg.text(),
+        mentions: mentioned.filter((c) => c.id !== this.bot.currentUser.id).map((c) => c.id),
+        mentionsMe: room ? await msg.mentionSelf() : false,
+      };
+    }
     await this.handler(message);
+  }
+
+  /** Downloads lazily, at most once per message (a failed download may be tried again), never past the cap. */
+  private imageFetcher(msg: Message) {
+    const max = this.opts.maxImageBytes ?? DEFAULT_UPLOAD_MAX_BYTES;
+    let pending: Promise<{ data: Buffer; mime: string; name: string }> | undefined;
+    const download = async () => {
+      const box = await msg.toFileBox();
+      // A known size over the cap is refused before anything is read; an unknown one (-1) is cut off while reading.
+      if (box.size > max) throw fileTooLarge(max, box.size);
+      const data = await readLimited(await box.toStream(), max);
+      const declared = box.mediaType && box.mediaType !== "application/unknown" ? box.mediaType : undefined;
+      const sniffed = sniffImage(data);
+      const mime = sniffed?.mime ?? declared ?? "application/octet-stream";
+      return { data, mime, name: box.name || `${msg.id}.${sniffed?.ext ?? "bin"}` };
+    };
+    return () =>
+      (pending ??= download().catch((e) => {
+        pending = undefined;
+        throw e;
+      }));
   }
 
   async send(target: SendTarget, text: string, opts: { mentions?: string[] } = {}) {

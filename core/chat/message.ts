@@ -6,7 +6,20 @@ export type Conversation =
   | { kind: "group"; groupId: string; topic?: string }
   | { kind: "private" };
 
+/** A picture someone sent in a chat. Downloading costs time and memory, so only a flow that wants it calls fetch(). */
+export interface ChatImage {
+  /**
+   * Downloads the picture (once: later calls share the result). `mime` comes from the bytes when they are an image
+   * we recognise, else from the platform. Throws 413 FILE_TOO_LARGE past the adapter's cap (UPLOAD_MAX_BYTES).
+   */
+  fetch(): Promise<{ data: Buffer; mime: string; name: string }>;
+}
+
 export interface ChatMessage {
+  /** What was sent; absent means "text". An image has `text` "", no mentions, and `image`. */
+  kind?: "text" | "image";
+  /** Present exactly when kind is "image". */
+  image?: ChatImage;
   channel: ChatChannel;
   /** Our bot account name (BotAccount.name). */
   account: string;
