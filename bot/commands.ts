@@ -10,6 +10,7 @@ import { badRequest } from "../core/errors.ts";
 import { bindGroup, consumeSelfLinkAttempt, KIND_LABEL, linkIdentity, parseSelfLink, rosterReport, selfLink, unbindGroup } from "../core/chat/binding.ts";
 import { identityScope } from "../core/chat/registry.ts";
 import { meetingCommands } from "./meeting-commands.ts";
+import { complaintCommands } from "./complaint-commands.ts";
 
 export interface CommandContext {
   app: AppContext;
@@ -240,5 +241,5 @@ const reconcileCommand: CommandSpec = {
 };
 
 export function buildCommandTable(): CommandTable {
-  return new CommandTable([helpCommand, iAmCommand, groupInfoCommand, bindCommand, unbindCommand, registerCommand, reconcileCommand, ...meetingCommands]);
+  return new CommandTable([helpCommand, iAmCommand, groupInfoCommand, bindCommand, unbindCommand, registerCommand, reconcileCommand, ...meetingCommands, ...complaintCommands]);
 }

@@ -5,6 +5,7 @@ import { cronRunCoordinator } from "../core/coord/cron-coordinator.ts";
 import { runOnce } from "./run-once.ts";
 import { finalizeClosedMeetings } from "../core/meetings/finalize.ts";
 import { wakeSenders } from "../core/delivery/outbox.ts";
+import { runComplaintEscalation } from "../core/complaints/escalation.ts";
 
 export const TIMEZONE = "Asia/Shanghai";
 
@@ -39,6 +40,14 @@ export async function startJobs(ctx: AppContext): Promise<JobsHandle> {
     const finalized = await finalizeClosedMeetings(ctx.db.prisma, new Date(Math.max(Date.now(), fireAt.getTime())));
     if (finalized) await wakeSenders(ctx.coord);
     return { finalized };
+  });
+
+  // Complaints: unclaimed past the response limit → reminder to the unit; overdue → town, then county; resolved and
+  // unrated for long → closed. Level-triggered and compare-and-set per ticket, so a second process changes nothing.
+  schedule("complaint-escalation", ctx.config.COMPLAINT_ESCALATION_CRON, async (fireAt) => {
+    const run = await runComplaintEscalation(ctx.db.prisma, ctx.config, new Date(Math.max(Date.now(), fireAt.getTime())));
+    if (run.reminded + run.escalated + run.closed) await wakeSenders(ctx.coord);
+    return { ...run };
   });
 
   ctx.log.info({ timezone: TIMEZONE, tasks: tasks.map((t) => t.name) }, "定时任务已启动");
