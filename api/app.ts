@@ -11,6 +11,7 @@ import { baseHeaders, requestId, requestLogger } from "./middleware/request.ts";
 import { registerAccountRoutes } from "./routes/accounts.ts";
 import { registerAuthRoutes } from "./routes/auth.ts";
 import { registerCalendarRoutes } from "./routes/calendar.ts";
+import { registerComplaintRoutes } from "./routes/complaints.ts";
 import { registerDocsRoutes } from "./routes/docs.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
@@ -45,6 +46,7 @@ export function createApp(deps: AppContext, options: ApiOptions = {}): ApiApp {
   registerAccountRoutes(api);
   registerGroupRoutes(api);
   registerMeetingRoutes(api);
+  registerComplaintRoutes(api);
   registerNoticeRoutes(api);
   registerQrPageRoutes(api);
   registerCalendarRoutes(api);

@@ -1,7 +1,16 @@
 // Schemas shared by several routes. Named ones (`.meta({ id })`) become components in the OpenAPI document.
 import { z } from "zod";
 import { CadreRole } from "../core/org/scope.ts";
-import { AttendanceSource, AttendanceStatus, LeaveDecision, MeetingStatus, MeetingType } from "../core/db/generated/enums.ts";
+import {
+  AttendanceSource,
+  AttendanceStatus,
+  ComplaintEventKind,
+  ComplaintRating,
+  ComplaintStatus,
+  LeaveDecision,
+  MeetingStatus,
+  MeetingType,
+} from "../core/db/generated/enums.ts";
 
 export const CadreRoleSchema = z.enum(CadreRole).meta({ id: "CadreRole", description: "COUNTY_ADMIN > TOWN_ADMIN > BRANCH_SECRETARY > MEMBER" });
 /** Inline rather than a nullable $ref: OpenAPI 3.1 generators turn that into an allOf no null can satisfy. */
@@ -44,3 +53,18 @@ export const AttendanceSourceSchema = z
   .enum(AttendanceSource)
   .meta({ id: "AttendanceSource", description: "WECHAT 微信群 · QQ QQ群 · MINIPROGRAM 小程序 · CONSOLE 管理后台 · IMPORT 导入" });
 export const LeaveDecisionSchema = z.enum(LeaveDecision).meta({ id: "LeaveDecision", description: "PENDING 待审批 · APPROVED 已准假 · REJECTED 未准假" });
+
+// ---- complaints (民情诉求) ----
+
+export const ComplaintStatusSchema = z
+  .enum(ComplaintStatus, { error: "状态只能是 SUBMITTED、CLAIMED、RESOLVED、REOPENED、CLOSED、WITHDRAWN" })
+  .meta({ id: "ComplaintStatus", description: "SUBMITTED 待认领 · CLAIMED 办理中 · RESOLVED 已办结（待评价） · REOPENED 重新办理 · CLOSED 已结案 · WITHDRAWN 已撤回" });
+export const ComplaintRatingSchema = z
+  .enum(ComplaintRating, { error: "评价只能是 SATISFIED（满意）、BASICALLY_SATISFIED（基本满意）、DISSATISFIED（不满意）" })
+  .meta({ id: "ComplaintRating", description: "SATISFIED 满意 · BASICALLY_SATISFIED 基本满意 · DISSATISFIED 不满意（第一次不满意会重新办理）" });
+export const ComplaintEventKindSchema = z.enum(ComplaintEventKind).meta({
+  id: "ComplaintEventKind",
+  description:
+    "FILED 提交 · INFO_ADDED 补充 · CLAIMED 认领 · TRANSFERRED 转办 · REPLIED 回复 · EXTENSION_REQUESTED 申请延期 · EXTENSION_APPROVED 批准延期 · " +
+    "EXTENSION_REJECTED 驳回延期 · RESOLVED 办结 · RATED 评价 · REOPENED 重办 · WITHDRAWN 撤回 · REMINDED 催办 · ESCALATED 逾期上报 · CLOSED 结案 · URGENT_SET 加急",
+});

@@ -11,12 +11,15 @@
 // The handler returns the answer body; it is parsed with the response schema, so fields not in the contract
 // (password hashes, session keys...) are stripped instead of leaking. A route answering a file instead of JSON
 // declares `response: { description, schema: fileResponse("text/csv") }` and its handler returns a FileAnswer.
+// A route that takes files declares `upload: { fields: ["photos"], maxFiles, maxFileBytes }`: it then also accepts
+// multipart/form-data, whose text fields are validated with `body` and whose files arrive as `files`.
 import { Router } from "@koa/router";
 import type { OpenAPIRegistry, RouteConfig } from "@asteasolutions/zod-to-openapi";
-import { z, type ZodObject, type ZodType } from "zod";
+import { z, ZodObject, type ZodType } from "zod";
 import type { Principal } from "../core/auth/principal.ts";
-import { type FieldIssue, validationFailed, zodFieldIssues } from "../core/errors.ts";
+import { AppError, type FieldIssue, validationFailed, zodFieldIssues } from "../core/errors.ts";
 import { authenticate, authorize, requirePrincipal, type AuthorizeOptions } from "./middleware/auth.ts";
+import { isMultipart, readMultipart, type UploadedFile } from "./middleware/multipart.ts";
 import { ApiErrorSchema, BEARER_SCHEME, ERROR_DESCRIPTIONS, createRegistry } from "./openapi.ts";
 import type { ApiContextExt, ApiCtx, ApiMiddleware, ApiState } from "./types.ts";
 
@@ -30,6 +33,20 @@ export interface RouteInput<P, Q, B, A> {
   body: Out<B>;
   /** Present whenever the route declares `auth`. */
   principal: A extends AuthorizeOptions ? Principal : undefined;
+  /** Files of a multipart request to a route that declares `upload`; empty otherwise. */
+  files: UploadedFile[];
+}
+
+/** A route that accepts files (multipart/form-data) besides, or instead of, a JSON body. */
+export interface UploadSpec {
+  /** Form fields that may carry files (the first is the documented one). */
+  fields: readonly string[];
+  /** At most this many files per request (413 TOO_MANY_FILES). */
+  maxFiles: number;
+  /** Per file, from the configuration (413 FILE_TOO_LARGE as soon as a file passes it). */
+  maxFileBytes: (config: ApiCtx["deps"]["config"]) => number;
+  /** For the document: what the files are. */
+  description: string;
 }
 
 export interface RouteSpec<
@@ -50,6 +67,8 @@ export interface RouteSpec<
   params?: P;
   query?: Q;
   body?: B;
+  /** Also accept multipart/form-data with files; its text fields are validated with `body` (a ZodObject). */
+  upload?: UploadSpec;
   response: { status?: 200 | 201; description: string; schema: R };
   /** Error statuses worth documenting besides the ones implied by inputs and auth (400, 401, 403) and 500. */
   errors?: number[];
@@ -77,6 +96,10 @@ export interface FileAnswer {
   filename: string;
   /** Plain-ASCII name for clients that do not understand `filename*`; derived from `filename` when omitted. */
   asciiFilename?: string;
+  /** Overrides the route's declared type (a route serving images of several types declares "image/*"). */
+  contentType?: string;
+  /** Shown in place (Content-Disposition: inline) rather than saved, e.g. a photo. */
+  inline?: boolean;
 }
 
 const FILE_TYPES = new WeakMap<ZodType, string>();
@@ -100,10 +123,10 @@ const encodeRfc5987 = (s: string) => encodeURIComponent(s).replace(/['()*]/g, (c
 const UNSAFE_NAME = /[\\/:*?"<>|\u0000-\u001f\u007f]+/g;
 
 /** `attachment; filename="ascii.xlsx"; filename*=UTF-8''%E7%AD%BE…` (RFC 6266 with the RFC 5987 extended form). */
-export function contentDisposition(filename: string, asciiFilename?: string): string {
+export function contentDisposition(filename: string, asciiFilename?: string, type: "attachment" | "inline" = "attachment"): string {
   const name = filename.replace(UNSAFE_NAME, "_");
   const fallback = (asciiFilename ?? name).replace(UNSAFE_NAME, "_").replace(/[^\x20-\x7e]+/g, "_").replace(/[%\\"]/g, "_");
-  return `attachment; filename="${fallback}"; filename*=UTF-8''${encodeRfc5987(name)}`;
+  return `${type}; filename="${fallback}"; filename*=UTF-8''${encodeRfc5987(name)}`;
 }
 
 // ---- Chinese validation messages ----
@@ -171,6 +194,17 @@ const errorResponse = (status: number) => ({
   content: { "application/json": { schema: ApiErrorSchema } },
 });
 
+/** JSON (when the route has a body) and, for an upload route, multipart/form-data: the same fields plus the files. */
+function requestBody(body: ZodType | undefined, upload: UploadSpec | undefined) {
+  const content: Record<string, { schema: ZodType }> = {};
+  if (body) content["application/json"] = { schema: body };
+  if (upload) {
+    const files = { [upload.fields[0]]: z.array(z.string().meta({ format: "binary" })).optional().meta({ description: upload.description }) };
+    content["multipart/form-data"] = { schema: body instanceof ZodObject ? body.extend(files) : z.object(files) };
+  }
+  return { required: !!body, content };
+}
+
 export function createApiRouter(): ApiRouter {
   const router = new Router<ApiState, ApiContextExt>();
   const registry = createRegistry();
@@ -187,10 +221,21 @@ export function createApiRouter(): ApiRouter {
       const issues: FieldIssue[] = [];
       const params = spec.params ? parseWith(spec.params, ctx.params, "params", issues) : undefined;
       const query = spec.query ? parseWith(spec.query, ctx.query, "query", issues) : undefined;
-      const body = spec.body ? parseWith(spec.body, ctx.request.body, "body", issues) : undefined;
+      let raw: unknown = ctx.request.body;
+      let files: UploadedFile[] = [];
+      if (isMultipart(ctx)) {
+        // jsonBody lets multipart through unread; only routes that declare `upload` read it.
+        if (!spec.upload) throw new AppError(415, "UNSUPPORTED_MEDIA_TYPE", "请求内容必须是 JSON（Content-Type: application/json）");
+        if (issues.length) throw validationFailed(issues);
+        const form = await readMultipart(ctx, { fileFields: spec.upload.fields, maxFiles: spec.upload.maxFiles, maxFileBytes: spec.upload.maxFileBytes(ctx.deps.config) });
+        raw = form.fields;
+        files = form.files;
+      }
+      // Without a JSON body (an upload route called with files only, or with none) the fields start empty.
+      const body = spec.body ? parseWith(spec.body, raw ?? (spec.upload ? {} : undefined), "body", issues) : undefined;
       if (issues.length) throw validationFailed(issues);
 
-      const input = { params, query, body, principal: spec.auth ? requirePrincipal(ctx) : undefined } as RouteInput<P, Q, B, A>;
+      const input = { params, query, body, files, principal: spec.auth ? requirePrincipal(ctx) : undefined } as RouteInput<P, Q, B, A>;
       const result = await spec.handler(ctx, input);
       const out = spec.response.schema.safeParse(result);
       // Our bug, not the caller's: surfaces as 500 INTERNAL_ERROR with the details in the log only.
@@ -198,8 +243,8 @@ export function createApiRouter(): ApiRouter {
       ctx.status = status;
       if (fileType) {
         const file = out.data as FileAnswer;
-        ctx.type = fileType;
-        ctx.set("Content-Disposition", contentDisposition(file.filename, file.asciiFilename));
+        ctx.type = file.contentType ?? fileType;
+        ctx.set("Content-Disposition", contentDisposition(file.filename, file.asciiFilename, file.inline ? "inline" : "attachment"));
         ctx.body = file.body;
       } else {
         ctx.body = out.data;
@@ -209,7 +254,7 @@ export function createApiRouter(): ApiRouter {
 
     const errorStatuses = new Set<number>(spec.errors ?? []);
     if (spec.params || spec.query || spec.body) errorStatuses.add(400);
-    if (spec.body) (errorStatuses.add(413), errorStatuses.add(415));
+    if (spec.body || spec.upload) (errorStatuses.add(413), errorStatuses.add(415));
     if (spec.auth) (errorStatuses.add(401), errorStatuses.add(403));
     errorStatuses.add(500);
 
@@ -223,7 +268,7 @@ export function createApiRouter(): ApiRouter {
       request: {
         ...(spec.params ? { params: spec.params } : {}),
         ...(spec.query ? { query: spec.query } : {}),
-        ...(spec.body ? { body: { required: true, content: { "application/json": { schema: spec.body } } } } : {}),
+        ...(spec.body || spec.upload ? { body: requestBody(spec.body, spec.upload) } : {}),
       },
       responses: {
         [status]: fileType

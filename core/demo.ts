@@ -74,6 +74,7 @@ async function main() {
     await reply;
     await bindingScenario(runtime, wechat);
     await studyScenario(runtime, wechat, room);
+    await complaintScenario(wechat, room);
 
     if (once) {
       await checkApi(runtime.api!.url);
@@ -158,6 +159,31 @@ async function studyScenario(runtime: Runtime, wechat: MockWechat, room: DemoRoo
   line(sec, "统计");
   wechat.say(sec.id, "统计", room.id);
   await stats;
+}
+
+/**
+ * A villager's complaint (民情诉求): filed in the group (only a short acknowledgement there, the receipt privately),
+ * claimed by the secretary (首问负责), resolved, and rated by the filer. Every answer goes through the outbox.
+ */
+async function complaintScenario(wechat: MockWechat, room: DemoRoom) {
+  const sec = room.secretary;
+  const filer = room.members.find((m) => m.id !== sec?.id && m.id !== room.members[0].id) ?? room.members[0];
+  if (!sec) return;
+  out("");
+  out(`民情诉求：${filer.name} 在群里反映问题，支部书记 ${sec.name} 认领并办结，反映人评价：`);
+  const receipt = wechat.waitForBot(filer.id, (t) => /LX\d{8}-\d{4}/.test(t), 30_000);
+  out(`  【群】${filer.name}：反映 村东头路灯坏了三天了，晚上出行不安全`);
+  wechat.say(filer.id, "反映 村东头路灯坏了三天了，晚上出行不安全", room.id);
+  const number = /LX\d{8}-\d{4}/.exec((await receipt).text)![0];
+  const privately = async (who: { id: string; name: string }, text: string, expect: (t: string) => boolean, from = who.id) => {
+    const reply = wechat.waitForBot(from, expect, 30_000);
+    out(`  【私聊】${who.name}：${text}`);
+    wechat.say(who.id, text);
+    await reply;
+  };
+  await privately(sec, `认领 ${number}`, (t) => t.includes("已认领"));
+  await privately(sec, `办结 ${number} 已联系电工更换灯泡，今晚恢复照明`, (t) => t.includes("已请反映人评价"));
+  await privately(filer, "满意 修得很及时", (t) => t.includes(number));
 }
 
 interface DemoRoom {

@@ -1,5 +1,7 @@
 // JSON bodies only, bounded by API_BODY_LIMIT. Anything else with a body is refused with 415 instead of being
-// silently parsed as {} (which would turn a client bug into confusing validation errors).
+// silently parsed as {} (which would turn a client bug into confusing validation errors). multipart/form-data is
+// left unread here: the routes that declare `upload` stream it within their own limits, the others refuse it with
+// the same 415 (see validate.ts).
 import { bodyParser } from "@koa/bodyparser";
 import { AppError } from "../../core/errors.ts";
 import type { ApiMiddleware } from "../types.ts";
@@ -9,7 +11,7 @@ const BODY_METHODS = ["POST", "PUT", "PATCH"];
 export function jsonBody(limit: string): ApiMiddleware {
   const parse = bodyParser({ enableTypes: ["json"], jsonLimit: limit, jsonStrict: true, parsedMethods: BODY_METHODS });
   return async (ctx, next) => {
-    if (BODY_METHODS.includes(ctx.method) && hasBody(ctx.req.headers) && !ctx.request.is("application/json", "+json")) {
+    if (BODY_METHODS.includes(ctx.method) && hasBody(ctx.req.headers) && !ctx.request.is("application/json", "+json", "multipart/form-data")) {
       throw new AppError(415, "UNSUPPORTED_MEDIA_TYPE", "请求内容必须是 JSON（Content-Type: application/json）");
     }
     await parse(ctx as any, next);
