@@ -13,6 +13,8 @@ import { buildCommandTable, type CommandReply, type CommandTable } from "./comma
 import { startSender, type Sender } from "./sender.ts";
 import { CheckinBatcher } from "../core/meetings/checkin-batch.ts";
 import { startSummaryLoop } from "../core/meetings/summaries.ts";
+import { createBlobStore, type BlobStore } from "../core/storage/index.ts";
+import { handleImage } from "./images.ts";
 
 export interface BotHandle {
   adapter: ChatAdapter;
@@ -56,6 +58,8 @@ export interface BotDeps {
   accountId: number;
   /** Group check-ins are written in batches (absent: one transaction per message, like any command). */
   checkins?: CheckinBatcher;
+  /** Where chat photos (complaint attachments) are kept; absent: pictures are ignored. */
+  store?: BlobStore;
 }
 
 /** Group check-ins skip the per-message queue: the batch is their backpressure, and waiting in line would shrink it. */
@@ -63,6 +67,7 @@ const isBatched = (table: CommandTable, m: ChatMessage) => m.conversation.kind =
 
 export async function handleMessage(deps: BotDeps, m: ChatMessage) {
   const { app, table } = deps;
+  if (m.kind === "image") return deps.store ? handleImage({ ...deps, store: deps.store }, m) : undefined;
   const parsed = table.parse(m.text);
   // Plain chat in a group is none of our business (no "unknown command" spam); privately, point to the help.
   if (!parsed && m.conversation.kind === "group" && !m.mentionsMe) return;
@@ -157,6 +162,7 @@ export async function startBot(app: AppContext, opts: StartBotOptions = {}): Pro
       account: name,
       puppetName: config.WECHATY_PUPPET,
       puppet: opts.puppet,
+      maxImageBytes: Math.min(config.UPLOAD_MAX_BYTES, config.COMPLAINT_PHOTO_MAX_BYTES),
       serviceToken: config.WECHATY_PUPPET_SERVICE_TOKEN,
       serviceEndpoint: config.WECHATY_PUPPET_SERVICE_ENDPOINT,
       log,
@@ -183,7 +189,7 @@ export async function startBot(app: AppContext, opts: StartBotOptions = {}): Pro
       log.warn({ account: name, err: (e as Error).message }, "同步群成员失败，稍后随消息逐步更新");
     }
   };
-  const deps: BotDeps = { app, table: buildCommandTable(), adapter, accountId: account.id };
+  const deps: BotDeps = { app, table: buildCommandTable(), adapter, accountId: account.id, store: createBlobStore(config) };
   // A burst (500 members answering a notice at once) is queued here rather than fighting over the connection pool.
   const inbound = pLimit(config.INBOUND_CONCURRENCY);
   const summaries = startSummaryLoop(app);
@@ -195,7 +201,14 @@ export async function startBot(app: AppContext, opts: StartBotOptions = {}): Pro
     // A group we have no row for yet: the ordinary path creates it and answers.
     fallback: (m) => inbound(() => withDbRetry(() => processMessage(deps, m, deps.table.parse(m.text)), { log, what: "处理消息" })),
   });
-  adapter.onMessage((m) => (isBatched(deps.table, m) ? handleMessage(deps, m) : inbound(() => handleMessage(deps, m))));
+  // Every accepted message until it is handled (or written behind): stop() waits for them, so a clean shutdown
+  // loses nothing the platform handed us.
+  const inflight = new Set<Promise<void>>();
+  adapter.onMessage((m) => {
+    const p = isBatched(deps.table, m) ? handleMessage(deps, m) : inbound(() => handleMessage(deps, m));
+    inflight.add(p);
+    return p.finally(() => inflight.delete(p));
+  });
   adapter.onGroupEvent(async (e) => {
     if (e.kind === "bot_joined") {
       await syncGroupMembers(db.prisma, e, account.id, await adapter.groupMembers(e.groupId));
@@ -210,10 +223,12 @@ export async function startBot(app: AppContext, opts: StartBotOptions = {}): Pro
     adapter,
     accountId: account.id,
     async stop() {
+      await sender.stop();
+      // No new messages; then finish the ones in hand (a check-in waiting on Redis is not in the batch yet).
+      await adapter.stop();
+      while (inflight.size) await Promise.allSettled([...inflight]);
       await deps.checkins?.drain();
       await summaries.stop();
-      await sender.stop();
-      await adapter.stop();
       await setState({ status: "OFFLINE" });
     },
   };

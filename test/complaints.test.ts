@@ -20,6 +20,7 @@ import type { ComplaintActor } from "../core/complaints/transition.ts";
 import { complaintInbox, listComplaints, viewComplaint, type ComplaintViewer } from "../core/complaints/view.ts";
 import { isAppError } from "../core/errors.ts";
 import { createTestContext, type TestContext } from "./support/context.ts";
+import { createBlobStore } from "../core/storage/index.ts";
 import { eventually } from "./support/eventually.ts";
 import { linkWechat, smallCounty, type SmallCounty } from "./support/fixtures.ts";
 
@@ -78,10 +79,15 @@ async function codeOf(p: Promise<unknown>) {
   }
 }
 
+let storageDir: string;
+/** A 1×1 PNG, as a phone would send one (the type is read from the bytes). */
+const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
+
 const secretary = (memberId: number, path: string, identityId: number | null = null): ComplaintActor => ({ role: "BRANCH_SECRETARY", orgPath: path, cadreUserId: null, memberId, identityId, channel: "WECHAT" });
 
 beforeAll(async () => {
-  ctx = await createTestContext("complaints");
+  storageDir = await mkdtemp(path.join(tmpdir(), "nb-complaint-photos-"));
+  ctx = await createTestContext("complaints", { env: { STORAGE_DIR: storageDir } });
   const db = prisma();
   county = await smallCounty(db, "CP");
   const branch2 = await db.orgUnit.findUniqueOrThrow({ where: { id: county.branch2.id } });
@@ -111,6 +117,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await bot?.stop();
   await ctx?.close();
+  await rm(storageDir, { recursive: true, force: true }).catch(() => undefined);
 });
 
 describe("the whole life of a complaint, from chat", () => {
@@ -141,6 +148,20 @@ describe("the whole life of a complaint, from chat", () => {
 
   test("photos sent right after filing attach to the ticket; an oversized one is refused", async () => {
     const identity = await prisma().chatIdentity.findFirstOrThrow({ where: { platformUserId: "wx_zhangsan" } });
+    // Through the platform: two photos privately, one acknowledgement; the bytes are kept in the blob store.
+    const ack = wechat.waitForBot("wx_zhangsan", (t) => t.includes("照片已收到"));
+    await wechat.sayImage("wx_zhangsan", PNG);
+    expect((await ack).text).toContain(`已附在诉求 ${number} 上`);
+    await wechat.sayImage("wx_zhangsan", PNG);
+    const chatPhotos = await eventually(async () => {
+      const rows = await prisma().complaintAttachment.findMany({ where: { complaint: { number } } });
+      expect(rows).toHaveLength(2);
+      return rows;
+    });
+    expect(chatPhotos.every((a) => a.mimeType === "image/png" && a.sizeBytes === PNG.length)).toBe(true);
+    const stored = await createBlobStore(ctx.config).get(chatPhotos[0].location);
+    expect(stored?.data.equals(PNG)).toBe(true);
+    expect(wechat.said.filter((x) => x.text.includes("照片已收到"))).toHaveLength(1);
     const photo = await prisma().$transaction((tx) => attachRecentImage(tx, identity.id, { location: "complaints/2026/lamp.jpg", mimeType: "image/jpeg", sizeBytes: 300_000 }, ctx.config));
     expect(photo?.complaint.number).toBe(number);
     expect(await codeOf(prisma().$transaction((tx) => attachRecentImage(tx, identity.id, { location: "x.jpg", mimeType: "image/jpeg", sizeBytes: 20 * 1024 * 1024 }, ctx.config)))).toBe("FILE_TOO_LARGE");
@@ -151,8 +172,8 @@ describe("the whole life of a complaint, from chat", () => {
     const later = new Date(Date.now() + (ctx.config.COMPLAINT_PHOTO_WINDOW_MIN + 1) * 60_000);
     expect(await prisma().$transaction((tx) => attachRecentImage(tx, identity.id, { location: "z.jpg", sizeBytes: 1000 }, ctx.config, later))).toBeNull();
     const t = await consistent();
-    expect(kinds(t)).toEqual(["FILED", "INFO_ADDED"]);
-    expect(await prisma().complaintAttachment.count({ where: { complaintId: t.id } })).toBe(1);
+    expect(kinds(t)).toEqual(["FILED", "INFO_ADDED", "INFO_ADDED", "INFO_ADDED"]);
+    expect(await prisma().complaintAttachment.count({ where: { complaintId: t.id } })).toBe(3);
   });
 
   test("我的诉求 lists it; rating or closing before it is claimed and resolved is refused with the reason", async () => {
@@ -160,7 +181,7 @@ describe("the whole life of a complaint, from chat", () => {
     expect(mine).toContain(`${number} 待认领`);
     expect(await ask("wx_zhangsan", `满意 ${number}`)).toContain("还没有办结，办结后才能评价");
     expect(await ask("wx_wangwu", `办结 ${number} 已经修好了`)).toContain("还没有人认领，不能办结");
-    expect(kinds(await consistent())).toEqual(["FILED", "INFO_ADDED"]);
+    expect(kinds(await consistent())).toEqual(["FILED", "INFO_ADDED", "INFO_ADDED", "INFO_ADDED"]);
   });
 
   test("the secretary claims it (首问); a second claim is refused; the filer is told", async () => {
@@ -172,7 +193,7 @@ describe("the whole life of a complaint, from chat", () => {
     expect(await ask("wx_wangwu", `认领诉求 ${number}`)).toContain("已经有人认领了");
     const t = await consistent();
     expect(t).toMatchObject({ status: "CLAIMED", ownerMemberId: county.members.wangwu.id, ownerId: null });
-    expect(kinds(t)).toEqual(["FILED", "INFO_ADDED", "CLAIMED"]);
+    expect(kinds(t)).toEqual(["FILED", "INFO_ADDED", "INFO_ADDED", "INFO_ADDED", "CLAIMED"]);
     expect(await prisma().auditLog.count({ where: { action: "complaint.claim", targetId: String(t.id) } })).toBe(1);
   });
 
@@ -224,7 +245,7 @@ describe("the whole life of a complaint, from chat", () => {
     expect(t).toMatchObject({ status: "CLOSED", rating: "SATISFIED", resolution: "已更换整套灯具" });
     expect(await ask("wx_zhangsan", `满意 ${number} 再评一次`)).toContain("已经评价过了");
     expect(await ask("wx_zhangsan", `补充 ${number} 还有一盏`)).toContain("已结案");
-    expect(kinds(await consistent())).toEqual(["FILED", "INFO_ADDED", "CLAIMED", "TRANSFERRED", "CLAIMED", "REPLIED", "RESOLVED", "RATED", "REOPENED", "RESOLVED", "RATED"]);
+    expect(kinds(await consistent())).toEqual(["FILED", "INFO_ADDED", "INFO_ADDED", "INFO_ADDED", "CLAIMED", "TRANSFERRED", "CLAIMED", "REPLIED", "RESOLVED", "RATED", "REOPENED", "RESOLVED", "RATED"]);
   });
 
   test("诉求 <编号> shows the history to the filer; 我的诉求 shows it closed", async () => {

@@ -53,12 +53,26 @@ export async function recordCheckins(tx: Tx, rows: CheckinRow[]): Promise<Checki
        ON CONFLICT DO NOTHING
        RETURNING "meetingId", CASE WHEN "memberId" IS NOT NULL THEN "memberId"::bigint ELSE -"identityId"::bigint END AS k
      ),
+     -- Only people whose insert conflicted can have a row already (an inserted one met neither unique key), and each
+     -- unique key is looked up on its own index: one OR over both made every new check-in scan all earlier rows of
+     -- its meeting, quadratic per meeting over a county-wide burst.
+     conflicted AS MATERIALIZED (
+       SELECT * FROM input i WHERE i.rn = 1 AND NOT EXISTS (SELECT 1 FROM ins WHERE ins."meetingId" = i."meetingId" AND ins.k = i.k)
+     ),
      existing AS (
-       SELECT DISTINCT ON (a.id) a.id, a.status, i.ord, i."groupId", i.source, i.note, i.at
-         FROM input i JOIN "Attendance" a ON a."meetingId" = i."meetingId"
-          AND (a."memberId" = i."memberId" OR (i."memberId" IS NULL AND a."identityId" = i."identityId"))
-        WHERE i.rn = 1
-        ORDER BY a.id, i.ord
+       -- same: this very check-in, written by an earlier attempt whose commit we never heard of (a retry after a
+       -- lost answer): the same identity at the same message time. It is not a repeat, and not news either.
+       SELECT DISTINCT ON (id) * FROM (
+         SELECT a.id, a.status, i.ord, i."groupId", i.source, i.note, i.at,
+                (a."identityId" IS NOT DISTINCT FROM i."identityId" AND a."recordedAt" = i.at AT TIME ZONE 'UTC') AS same
+           FROM conflicted i JOIN "Attendance" a ON a."meetingId" = i."meetingId" AND a."memberId" = i."memberId"
+         UNION ALL
+         SELECT a.id, a.status, i.ord, i."groupId", i.source, i.note, i.at,
+                (a."recordedAt" = i.at AT TIME ZONE 'UTC') AS same
+           FROM conflicted i JOIN "Attendance" a ON a."meetingId" = i."meetingId" AND a."identityId" = i."identityId"
+          WHERE i."memberId" IS NULL
+       ) AS x
+        ORDER BY id, ord
      ),
      upgraded AS (
        UPDATE "Attendance" a SET status = 'PRESENT', "leaveDecision" = NULL, "decidedById" = NULL, "decidedAt" = NULL,
@@ -69,16 +83,17 @@ export async function recordCheckins(tx: Tx, rows: CheckinRow[]): Promise<Checki
      ),
      repeated AS (
        UPDATE "Attendance" a SET "repeatedAt" = ${NOW_UTC}
-         FROM existing e WHERE a.id = e.id AND e.status = 'PRESENT' AND e."groupId" IS NOT NULL AND e."groupId" = a."groupId"
+         FROM existing e WHERE a.id = e.id AND e.status = 'PRESENT' AND NOT e.same AND e."groupId" IS NOT NULL AND e."groupId" = a."groupId"
        RETURNING a.id
      )
      SELECT i.ord,
-            CASE WHEN i.rn = 1 AND ins.k IS NOT NULL THEN 'new'
+            CASE WHEN i.rn = 1 AND (ins.k IS NOT NULL OR s.same) THEN 'new'
                  WHEN u.ord IS NOT NULL THEN 'upgraded'
                  ELSE 'repeat' END AS outcome
        FROM input i
        LEFT JOIN ins ON ins."meetingId" = i."meetingId" AND ins.k = i.k
        LEFT JOIN upgraded u ON u.ord = i.ord
+       LEFT JOIN existing s ON s.ord = i.ord AND s.same AND s.status = 'PRESENT'
       ORDER BY i.ord`,
     col((r) => r.meetingId),
     col((r) => r.memberId),
