@@ -71,9 +71,12 @@ export async function handleMessage(deps: BotDeps, m: ChatMessage) {
   const parsed = table.parse(m.text);
   // Plain chat in a group is none of our business (no "unknown command" spam); privately, point to the help.
   if (!parsed && m.conversation.kind === "group" && !m.mentionsMe) return;
+  // A group check-in needs no Redis round trips: writing it is idempotent in the database, and the same message
+  // seen twice (a redelivery, or two of our accounts in the group) is the same person at the same message time,
+  // which recordCheckins recognises as the same check-in (not a repeat to announce).
+  if (parsed?.spec.batched && m.conversation.kind === "group" && deps.checkins) return deps.checkins.submit(m, parsed.args || null);
   // The same platform message seen twice (two accounts in one group, redelivery after reconnect) is handled once.
   if (await seenBefore(app, m)) return;
-  if (parsed?.spec.batched && m.conversation.kind === "group" && deps.checkins) return deps.checkins.submit(m, parsed.args || null);
   // A command accepted from the platform is not dropped because Postgres is restarting: retry for a while.
   await withDbRetry(() => processMessage(deps, m, parsed), { log: app.log, what: "处理消息" });
 }

@@ -60,11 +60,12 @@ export async function recordCheckins(tx: Tx, rows: CheckinRow[]): Promise<Checki
        SELECT * FROM input i WHERE i.rn = 1 AND NOT EXISTS (SELECT 1 FROM ins WHERE ins."meetingId" = i."meetingId" AND ins.k = i.k)
      ),
      existing AS (
-       -- same: this very check-in, written by an earlier attempt whose commit we never heard of (a retry after a
-       -- lost answer): the same identity at the same message time. It is not a repeat, and not news either.
+       -- same: this very check-in, already written: a retry after a commit whose answer was lost, a redelivered
+       -- message, or the copy another of our accounts in the group received. The same person at the same message
+       -- time; not a repeat to announce, and not news either. (A real second 签到 has a later message time.)
        SELECT DISTINCT ON (id) * FROM (
          SELECT a.id, a.status, i.ord, i."groupId", i.source, i.note, i.at,
-                (a."identityId" IS NOT DISTINCT FROM i."identityId" AND a."recordedAt" = i.at AT TIME ZONE 'UTC') AS same
+                (a."recordedAt" = i.at AT TIME ZONE 'UTC') AS same
            FROM conflicted i JOIN "Attendance" a ON a."meetingId" = i."meetingId" AND a."memberId" = i."memberId"
          UNION ALL
          SELECT a.id, a.status, i.ord, i."groupId", i.source, i.note, i.at,

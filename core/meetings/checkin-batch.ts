@@ -16,7 +16,8 @@ const NOTE_MAX = 200;
  * written, so the database and this process overlap instead of taking turns (a county-wide burst: ~20 % less wall
  * time than one batch at a time). Each kind of statement still runs one batch at a time, in the order the batches
  * were cut (see inOrder): attendance rows commit in arrival order, a second 签到 in the next batch sees the first as
- * committed (and is announced as a repeat), and two writes can never wait on each other's rows (no deadlock).
+ * committed (and is announced as a repeat), and two writes can never wait on each other's rows (no deadlock). Only a
+ * batch retried after a database outage queues again, behind the batches cut after it.
  */
 const FLUSH_CONCURRENCY = 2;
 

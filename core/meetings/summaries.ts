@@ -142,9 +142,17 @@ export function startSummaryLoop(app: AppContext, opts: { intervalSec?: number; 
   let again = false;
   let stopped = false;
 
+  // Leases this process took and that are still running: no need to ask Redis again while every batch of a burst
+  // pokes the loop (the answer would be no). Stamped before asking, so the entry never outlives the lease itself.
+  const taken = new Map<string, number>();
+
   const mayFlush = async (key: string) => {
+    const asked = Date.now();
+    if (asked - (taken.get(key) ?? -Infinity) < intervalMs) return false;
     try {
-      return (await app.coord.acquire(key, intervalMs)) !== null;
+      const lease = await app.coord.acquire(key, intervalMs);
+      if (lease) taken.set(key, asked);
+      return lease !== null;
     } catch {
       const last = localLast.get(key) ?? 0;
       if (Date.now() - last < intervalMs) return false;
@@ -156,6 +164,7 @@ export function startSummaryLoop(app: AppContext, opts: { intervalSec?: number; 
   const tick = async () => {
     const pending = await pendingSummaries(app.db.prisma);
     if (stopped) return;
+    for (const [key, at] of taken) if (Date.now() - at >= intervalMs) taken.delete(key);
     // Leases asked for all at once (one round trip's wait, not one per group), then the groups that got theirs are
     // flushed a chunk per transaction.
     const leased = await Promise.all(pending.map((p) => mayFlush(`checkin-summary:${p.meetingId}:${p.groupId}`)));
