@@ -32,7 +32,7 @@ describe("PostgreSQL briefly down", () => {
     url.port = String(proxy.port);
     const db = await openDatabase({ url: url.toString(), pgliteDir: "memory://", retries: 0, poolSize: 5 });
     // A pool whose sockets the proxy cut can wait long on close; the test's database is dropped at teardown anyway.
-    cleanups.push(() => Promise.race([db.close(), new Promise((r) => setTimeout(r, 3_000))]));
+    cleanups.push(() => Promise.race([db.close(), new Promise((r) => setTimeout(r, 3_000).unref())]));
     const bot = await startBot({ ...ctx, db }, { puppet: wechat.puppet });
     cleanups.push(() => bot.stop());
     wechat.login();
