@@ -294,10 +294,15 @@ const MpBindResult = z
 
 const iso = (d: Date | null | undefined) => d?.toISOString() ?? null;
 
-function meetingOut(m: MeetingWithUnit) {
+type MeetingCore = Pick<
+  MeetingWithUnit,
+  "id" | "type" | "topic" | "place" | "plannedAt" | "durationMinutes" | "checkinOpensAt" | "checkinClosesAt" | "status" | "qrRequired" | "cancelReason"
+>;
+
+/** What the console's and the mini-program's answers say alike about a meeting. */
+function meetingCoreOut(m: MeetingCore) {
   return {
     id: m.id,
-    unit: { id: m.orgUnit.id, code: m.orgUnit.code, name: m.orgUnit.name, kind: m.orgUnit.kind },
     type: m.type,
     typeLabel: MEETING_TYPE_LABEL[m.type],
     topic: m.topic,
@@ -307,10 +312,17 @@ function meetingOut(m: MeetingWithUnit) {
     checkinOpensAt: m.checkinOpensAt.toISOString(),
     checkinClosesAt: m.checkinClosesAt.toISOString(),
     status: m.status,
-    statusLabel: MEETING_STATUS_LABEL[m.status],
     qrRequired: m.qrRequired,
-    cancelledAt: iso(m.cancelledAt),
     cancelReason: m.cancelReason,
+  };
+}
+
+function meetingOut(m: MeetingWithUnit) {
+  return {
+    ...meetingCoreOut(m),
+    unit: { id: m.orgUnit.id, code: m.orgUnit.code, name: m.orgUnit.name, kind: m.orgUnit.kind },
+    statusLabel: MEETING_STATUS_LABEL[m.status],
+    cancelledAt: iso(m.cancelledAt),
     finalizedAt: iso(m.finalizedAt),
     createdAt: m.createdAt.toISOString(),
   };
@@ -543,19 +555,8 @@ export function registerMeetingRoutes(api: ApiRouter) {
     handler: async (ctx, { query, principal }) => {
       const r = await memberMeetings(ctx.deps.db.prisma, { identityId: principal.id, memberId: principal.memberId }, query);
       const out = (m: (typeof r.upcoming)[number]) => ({
-        id: m.id,
+        ...meetingCoreOut(m),
         unit: m.orgUnit,
-        type: m.type,
-        typeLabel: MEETING_TYPE_LABEL[m.type],
-        topic: m.topic,
-        place: m.place,
-        plannedAt: m.plannedAt.toISOString(),
-        durationMinutes: m.durationMinutes,
-        checkinOpensAt: m.checkinOpensAt.toISOString(),
-        checkinClosesAt: m.checkinClosesAt.toISOString(),
-        status: m.status,
-        qrRequired: m.qrRequired,
-        cancelReason: m.cancelReason,
         checkinState: m.checkinState,
         mine: m.mine && { ...m.mine, statusLabel: ATTENDANCE_STATUS_LABEL[m.mine.status], recordedAt: m.mine.recordedAt.toISOString() },
       });

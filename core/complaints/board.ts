@@ -12,7 +12,7 @@ import { MAX_PHOTOS, type StoredImage } from "./attachments.ts";
 import { tellOwner } from "./notify.ts";
 import { isFinal, OPEN_STATUSES, RATING_LABEL, STATUS_LABEL } from "./state.ts";
 import { commitEvent, isCadre, isFiler, isOwner, loadComplaint, lockComplaint, parseComplaintNumber, type ComplaintRef, type FilerRef, type Tx } from "./transition.ts";
-import { maskName, maskPhone, viewComplaint, type ComplaintViewer } from "./view.ts";
+import { filerAsShown, viewComplaint, type ComplaintViewer } from "./view.ts";
 
 // ───────────────────────────── the board ─────────────────────────────
 
@@ -127,12 +127,7 @@ export function boardWhere(viewer: ComplaintViewer, f: BoardFilters, now = new D
 }
 
 function boardItem(viewer: ComplaintViewer, c: BoardRow, now: Date): BoardItem {
-  const shown = pathInScope(viewer, c.orgUnit.path) || isOwner(viewer, c);
-  const filer = c.anonymous
-    ? { name: null, phone: null, masked: false, anonymous: true }
-    : shown
-      ? { name: c.filerName || null, phone: c.filerPhone, masked: false, anonymous: false }
-      : { name: maskName(c.filerName), phone: maskPhone(c.filerPhone), masked: true, anonymous: false };
+  const filer = filerAsShown(c, pathInScope(viewer, c.orgUnit.path) || isOwner(viewer, c));
   const ownerName = c.ownerMember?.name ?? c.owner?.displayName ?? null;
   return {
     id: c.id,

@@ -2,7 +2,7 @@
 // its owner, the cadres of its current unit and the cadres above it — and to the filer. A cadre who handled it
 // before it was transferred away still sees it, masked (张* / 138****1234). An anonymous ticket shows nobody the
 // filer. Cadres outside the unit's subtree get 403 OUT_OF_SCOPE; anyone else who is not the filer gets 404.
-import type { ComplaintEventKind, ComplaintRating, ComplaintStatus, Prisma } from "../db/index.ts";
+import type { Complaint, ComplaintEventKind, ComplaintRating, ComplaintStatus, Prisma } from "../db/index.ts";
 import { forbidden, notFound } from "../errors.ts";
 import { hasRoleAtLeast, pathInScope, subtreeWhere, type ScopeHolder } from "../org/scope.ts";
 import { EVENT_LABEL, OPEN_STATUSES, RATING_LABEL, STATUS_LABEL } from "./state.ts";
@@ -96,6 +96,13 @@ async function accessOf(tx: Tx, viewer: ComplaintViewer, c: { id: number; number
   throw notFound("COMPLAINT_NOT_FOUND", `没有找到您反映的诉求 ${c.number}，请核对编号。`);
 }
 
+/** The filer as a viewer sees them: in full when `shown`, masked otherwise, nobody for an anonymous ticket. */
+export function filerAsShown(c: Pick<Complaint, "anonymous" | "filerName" | "filerPhone">, shown: boolean) {
+  if (c.anonymous) return { name: null, phone: null, masked: false, anonymous: true };
+  if (shown) return { name: c.filerName || null, phone: c.filerPhone, masked: false, anonymous: false };
+  return { name: maskName(c.filerName), phone: maskPhone(c.filerPhone), masked: true, anonymous: false };
+}
+
 /** One ticket with its history, as this viewer may see it (see the file comment for who sees what). */
 export async function viewComplaint(tx: Tx, viewer: ComplaintViewer, ref: ComplaintRef, now = new Date()): Promise<ComplaintView> {
   const c = await loadComplaint(tx, ref);
@@ -109,12 +116,7 @@ export async function viewComplaint(tx: Tx, viewer: ComplaintViewer, ref: Compla
   ]);
   const unitIds = [...new Set(events.flatMap((e) => [e.fromUnitId, e.toUnitId]).filter((x): x is number => x != null))];
   const unitNames = new Map((await tx.orgUnit.findMany({ where: { id: { in: unitIds } }, select: { id: true, name: true } })).map((u) => [u.id, u.name]));
-  const shown = access === "filer" || access === "handler";
-  const filer = c.anonymous
-    ? { name: null, phone: null, masked: false, anonymous: true }
-    : shown
-      ? { name: c.filerName || null, phone: c.filerPhone, masked: false, anonymous: false }
-      : { name: maskName(c.filerName), phone: maskPhone(c.filerPhone), masked: true, anonymous: false };
+  const filer = filerAsShown(c, access === "filer" || access === "handler");
   const pending = c.extensionDays != null ? [...events].reverse().find((e) => e.kind === "EXTENSION_REQUESTED") : undefined;
   return {
     id: c.id,
