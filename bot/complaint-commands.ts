@@ -306,7 +306,8 @@ const extendCommand: CommandSpec = {
   handler: async (c) => {
     const { number, rest } = numberAndRest(c.args, "延期 LX20261125-0007 3 理由");
     const [daysText = "", ...reason] = rest.split(SPACE).filter(Boolean);
-    const days = /^\d{1,3}$/.test(daysText.replace(/天|个?工作日$/u, "")) ? Number(daysText.replace(/天|个?工作日$/u, "")) : NaN;
+    const daysWord = daysText.replace(/天|个?工作日$/u, "");
+    const days = /^\d{1,3}$/.test(daysWord) ? Number(daysWord) : NaN;
     if (Number.isNaN(days)) throw badRequest("EXTENSION_DAYS_INVALID", "请写上延期的工作日数和理由，例如：延期 LX20261125-0007 3 需等配件到货");
     const r = await requestExtension(c.tx, actorOf(c), number, days, reason.join(" "));
     return privately(`已提交延期申请（${days} 个工作日），等待${r.approver ? `「${r.approver.name}」` : "上级"}审批。`);
