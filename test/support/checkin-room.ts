@@ -82,6 +82,8 @@ export interface HandlerStats {
   settled: number;
   /** First line of each handler failure. */
   failures: string[];
+  /** Called as each message enters the handler, with how many have entered so far. */
+  onEnter?: (entered: number) => void;
 }
 
 /**
@@ -95,6 +97,7 @@ export function countingAdapter(wechat: MockWechat, account: string, log: Logger
   adapter.onMessage = (handler) =>
     register(async (m) => {
       stats.entered.push(m);
+      stats.onEnter?.(stats.entered.length);
       try {
         await handler(m);
       } catch (e) {
