@@ -11,6 +11,19 @@ const int = (min: number, max: number) =>
     .int({ message: "必须是整数" })
     .min(min, { message: `不能小于 ${min}` })
     .max(max, { message: `不能大于 ${max}` });
+/** "09:00" → { hour: 9, minute: 0 } (local Asia/Shanghai time). */
+const hhmm = z
+  .string()
+  .regex(/^([01]?\d|2[0-3]):[0-5]\d$/, { message: "应为 时:分，例如 09:00" })
+  .transform((v) => ({ hour: Number(v.split(":")[0]), minute: Number(v.split(":")[1]) }));
+/** "1 09:00" → day of month (1-28) and local time. */
+const dayTime = z
+  .string()
+  .regex(/^([1-9]|1\d|2[0-8]) ([01]?\d|2[0-3]):[0-5]\d$/, { message: "应为 日 时:分（日为 1-28），例如 1 09:00" })
+  .transform((v) => {
+    const [day, time] = v.split(" ");
+    return { day: Number(day), hour: Number(time.split(":")[0]), minute: Number(time.split(":")[1]) };
+  });
 const url = (protocols: string[]) =>
   z.string().refine(
     (v) => {
@@ -91,6 +104,22 @@ const envSchema = z
     COMPLAINT_PHOTO_MAX_BYTES: int(1024, 100 * 1024 * 1024).default(10 * 1024 * 1024),
     /** A resolved ticket the filer has not rated within this many days is closed without a rating. */
     COMPLAINT_RATING_WINDOW_DAYS: int(1, 365).default(7),
+    /** 三会一课 calendar (reminders, overdue alerts, reports): one level-triggered tick; each note goes out once. */
+    CALENDAR_TICK_CRON: z.string().refine((v) => cron.validate(v), { message: "不是有效的 cron 表达式" }).default("* * * * *"),
+    /** After downtime, reminders and reports missed by at most this many hours are still sent; older ones are recorded as skipped. */
+    CALENDAR_CATCHUP_HOURS: int(0, 24 * 31).default(48),
+    /** Meeting reminders to the branch group, in minutes before the start (default 24 h and 1 h). */
+    MEETING_REMINDER_MINUTES: z
+      .string()
+      .regex(/^\s*\d{1,5}(\s*,\s*\d{1,5})*\s*$/, { message: "应为逗号分隔的分钟数，例如 1440,60" })
+      .default("1440,60")
+      .transform((v) => [...new Set(v.split(",").map((x) => Number(x.trim())).filter((x) => x > 0))].sort((a, b) => b - a)),
+    /** Local time (Asia/Shanghai) of the due reminders and overdue alerts, and of the 主题党日 morning reminder. */
+    CALENDAR_REMINDER_TIME: hhmm.prefault("09:00"),
+    THEME_DAY_REMINDER_TIME: hhmm.prefault("08:00"),
+    /** 月报告: day of month and local time it goes out for the month before; 季通报: the same in a quarter's first month. */
+    REPORT_MONTHLY_AT: dayTime.prefault("1 09:00"),
+    REPORT_QUARTERLY_AT: dayTime.prefault("1 09:30"),
     /** Uploaded files (complaint photos) on local disk, unless an S3-compatible store is configured below. */
     STORAGE_DIR: z.string().min(1).default("./data/uploads"),
     /** Largest accepted upload (a photo from the mini-program or a chat), in bytes. */
