@@ -42,11 +42,15 @@ export const DEFAULT_RULES: CalendarRules = {
   dueReminderDays: 7,
 };
 
-const typeRuleSchema = z.object({
+const typeRuleSchema = z.strictObject({
   period: z.enum(["month", "quarter"], { error: "周期只能是 month（每月）或 quarter（每季度）" }),
   count: z.number({ error: "次数应为整数" }).int({ error: "次数应为整数" }).min(1, { error: "次数至少为 1" }).max(10, { error: "次数最多为 10" }),
   quorum: z.number({ error: "到会比例应为 0 到 1 之间的数" }).min(0, { error: "到会比例应为 0 到 1 之间的数" }).max(1, { error: "到会比例应为 0 到 1 之间的数" }),
-});
+}, { error: unknownKeys("每类会议只能设置 period、count、quorum") });
+function unknownKeys(hint: string): z.core.$ZodErrorMap {
+  return (issue) => (issue.code === "unrecognized_keys" ? `不认识的设置项：${issue.keys.join("、")}（${hint}）` : undefined);
+}
+
 const typeRulePatch = typeRuleSchema.partial().nullable().optional();
 const typesShape = {
   MEMBER_CONGRESS: typeRulePatch,
@@ -57,13 +61,14 @@ const typesShape = {
 } satisfies Record<RequiredType, typeof typeRulePatch>;
 
 /** A change to the rules: the county's (Setting "calendar.rules") or one branch's (OrgUnit.rulesOverride). */
-export const rulesPatchSchema = z
-  .object({
-    types: z.object(typesShape).strict().optional(),
+export const rulesPatchSchema = z.strictObject(
+  {
+    types: z.strictObject(typesShape, { error: unknownKeys(`会议类型只能是 ${REQUIRED_TYPES.join("、")}`) }).optional(),
     themeDay: z.number({ error: "主题党日应为每月 1 到 28 日中的一天" }).int().min(1, { error: "主题党日应为每月 1 到 28 日中的一天" }).max(28, { error: "主题党日应为每月 1 到 28 日中的一天" }).optional(),
     dueReminderDays: z.number({ error: "提前提醒天数应为 1 到 30 的整数" }).int().min(1, { error: "提前提醒天数应为 1 到 30 的整数" }).max(30, { error: "提前提醒天数应为 1 到 30 的整数" }).optional(),
-  })
-  .strict();
+  },
+  { error: unknownKeys("只能设置 types、themeDay、dueReminderDays") },
+);
 export type RulesPatch = z.infer<typeof rulesPatchSchema>;
 
 /** `base` with `patch` applied: a type set to null is no longer required, a partial type rule changes only its fields. */
