@@ -11,6 +11,7 @@ import { baseHeaders, requestId, requestLogger } from "./middleware/request.ts";
 import { registerAccountRoutes } from "./routes/accounts.ts";
 import { registerAuthRoutes } from "./routes/auth.ts";
 import { registerCalendarRoutes } from "./routes/calendar.ts";
+import { registerCalendarReportRoutes } from "./routes/calendar-reports.ts";
 import { registerComplaintRoutes } from "./routes/complaints.ts";
 import { registerDocsRoutes } from "./routes/docs.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";
@@ -50,6 +51,7 @@ export function createApp(deps: AppContext, options: ApiOptions = {}): ApiApp {
   registerNoticeRoutes(api);
   registerQrPageRoutes(api);
   registerCalendarRoutes(api);
+  registerCalendarReportRoutes(api);
   registerDocsRoutes(api);
 
   app.use(requestId());

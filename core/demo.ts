@@ -75,6 +75,7 @@ async function main() {
     await bindingScenario(runtime, wechat);
     await studyScenario(runtime, wechat, room);
     await complaintScenario(wechat, room);
+    await calendarScenario(wechat, room);
 
     if (once) {
       await checkApi(runtime.api!.url);
@@ -184,6 +185,18 @@ async function complaintScenario(wechat: MockWechat, room: DemoRoom) {
   await privately(sec, `认领 ${number}`, (t) => t.includes("已认领"));
   await privately(sec, `办结 ${number} 已联系电工更换灯泡，今晚恢复照明`, (t) => t.includes("已请反映人评价"));
   await privately(filer, "满意 修得很及时", (t) => t.includes(number));
+}
+
+/** The branch's 三会一课 this quarter, from the same rules engine that drives the reminders and the reports. */
+async function calendarScenario(wechat: MockWechat, room: DemoRoom) {
+  const sec = room.secretary;
+  if (!sec) return;
+  out("");
+  out(`三会一课：支部书记 ${sec.name} 查看本支部本季度的落实情况（到期前 7 天提醒书记，逾期通报乡镇，每月 1 日发月报告）：`);
+  const state = wechat.waitForBot(room.id, (t) => t.includes("三会一课："), 30_000);
+  out(`  【群】${sec.name}：三会一课`);
+  wechat.say(sec.id, "三会一课", room.id);
+  await state;
 }
 
 interface DemoRoom {

@@ -2,15 +2,19 @@
 import cron, { type ScheduledTask } from "node-cron";
 import type { AppContext } from "../core/context.ts";
 import { cronRunCoordinator } from "../core/coord/cron-coordinator.ts";
-import { runOnce } from "./run-once.ts";
+import { runOnce, type JobOutcome } from "./run-once.ts";
 import { finalizeClosedMeetings } from "../core/meetings/finalize.ts";
 import { wakeSenders } from "../core/delivery/outbox.ts";
 import { runComplaintEscalation } from "../core/complaints/escalation.ts";
+import { runCalendarReminders } from "../core/calendar/reminders.ts";
+import { sendDueReports } from "../core/calendar/reports.ts";
 
 export const TIMEZONE = "Asia/Shanghai";
 
 export interface JobsHandle {
   tasks: ScheduledTask[];
+  /** The calendar tick run at start (catch-up after downtime); settles with its JobRun outcome. */
+  startup: Promise<JobOutcome>;
   stop(): Promise<void>;
 }
 
@@ -50,11 +54,44 @@ export async function startJobs(ctx: AppContext): Promise<JobsHandle> {
     return { ...run };
   });
 
+  // 三会一课 calendar: meeting reminders, due reminders, overdue alerts, 主题党日 reminders, then the 月报告/季通报.
+  // Level-triggered: each tick sends what fell due and was not yet noted (one CalendarNote key each), so a missed
+  // minute, a crash or a second process cannot lose or double one. One tick also runs at start: the catch-up after
+  // downtime (within CALENDAR_CATCHUP_HOURS sent, older recorded as skipped). In this process a tick never overlaps
+  // the previous one (a sweep over every branch may outlast a minute); other processes are safe through the keys.
+  let calendarRun: Promise<Record<string, unknown>> | null = null;
+  const calendarTick = async (now: Date, catchUp: boolean): Promise<Record<string, unknown>> => {
+    if (calendarRun) return { busy: true };
+    calendarRun = (async () => {
+      const errors: Error[] = [];
+      const reminders = await runCalendarReminders(ctx.db.prisma, ctx.config, now, { catchUp }).catch((e: Error) => void errors.push(e));
+      const reports = await sendDueReports(ctx.db.prisma, ctx.config, now).catch((e: Error) => void errors.push(e));
+      if ((reminders?.deliveries ?? 0) + (reports?.sent ?? 0) > 0) await wakeSenders(ctx.coord);
+      if (errors.length) throw errors[0];
+      return { catchUp, reminders: reminders && { sent: reminders.sent, skipped: reminders.skipped, deliveries: reminders.deliveries, sweeps: reminders.sweeps }, reports };
+    })();
+    try {
+      return await calendarRun;
+    } finally {
+      calendarRun = null;
+    }
+  };
+  schedule("calendar", ctx.config.CALENDAR_TICK_CRON, (fireAt) => calendarTick(new Date(Math.max(Date.now(), fireAt.getTime())), false));
+  const startAt = new Date();
+  const startup = runOnce(ctx, "calendar", startAt, () => calendarTick(startAt, true)).catch((e: Error): JobOutcome => {
+    // The database is not there yet (runOnce could not even record the fire): the first scheduled tick catches up.
+    ctx.log.error({ err: e.message }, "启动时的三会一课补发未能执行");
+    return "failed";
+  });
+
   ctx.log.info({ timezone: TIMEZONE, tasks: tasks.map((t) => t.name) }, "定时任务已启动");
   return {
     tasks,
+    startup,
     async stop() {
       for (const t of tasks) await t.destroy();
+      await startup;
+      await calendarRun?.catch(() => undefined);
     },
   };
 }

@@ -14,6 +14,7 @@ import type { ComplaintActor } from "../core/complaints/transition.ts";
 import type { CadreRole } from "../core/org/scope.ts";
 import { createTestContext, type TestContext } from "./support/context.ts";
 import { linkWechat, smallCounty, type SmallCounty } from "./support/fixtures.ts";
+import { apiCaller, type Answer } from "./support/http.ts";
 
 const HAN = /[\u4e00-\u9fff]/;
 const NUMBER = /^LX\d{8}-\d{4,6}$/;
@@ -84,45 +85,7 @@ afterAll(async () => {
 
 // ---- helpers ----
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: any;
-  bytes: Buffer;
-}
-
-interface Photo {
-  data: Buffer;
-  name?: string;
-  type?: string;
-  field?: string;
-}
-
-async function call(p: string, opts: { method?: string; token?: string; body?: unknown; form?: Record<string, string>; photos?: Photo[] } = {}): Promise<Answer> {
-  const headers: Record<string, string> = {};
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  let body: string | FormData | undefined;
-  if (opts.form || opts.photos) {
-    const fd = new FormData();
-    for (const [k, v] of Object.entries(opts.form ?? {})) fd.append(k, v);
-    for (const [i, ph] of (opts.photos ?? []).entries()) fd.append(ph.field ?? "photos", new Blob([new Uint8Array(ph.data)], { type: ph.type ?? "image/png" }), ph.name ?? `photo-${i}.png`);
-    body = fd;
-  } else if (opts.body !== undefined) {
-    headers["content-type"] = "application/json";
-    body = JSON.stringify(opts.body);
-  }
-  const res = await fetch(`${api.url}${p}`, { method: opts.method ?? (body !== undefined ? "POST" : "GET"), headers, body });
-  const bytes = Buffer.from(await res.arrayBuffer());
-  const text = bytes.toString("utf8");
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json, bytes };
-}
+const call = apiCaller(() => api.url);
 
 function expectOk(res: Answer, status = 200) {
   expect({ status: res.status, error: res.json?.error }).toEqual({ status, error: undefined });

@@ -10,6 +10,7 @@ import { issueQrToken } from "../core/meetings/qr.ts";
 import type { CadreRole } from "../core/org/scope.ts";
 import { createTestContext, type TestContext } from "./support/context.ts";
 import { linkWechat, smallCounty, type SmallCounty } from "./support/fixtures.ts";
+import { apiCaller, type Answer } from "./support/http.ts";
 
 const HAN = /[\u4e00-\u9fff]/;
 const MIN = 60_000;
@@ -77,29 +78,7 @@ afterAll(async () => {
 
 // ---- helpers ----
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: any;
-  bytes: Buffer;
-}
-
-async function call(path: string, opts: { method?: string; token?: string; body?: unknown } = {}): Promise<Answer> {
-  const headers: Record<string, string> = {};
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  if (opts.body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(`${api.url}${path}`, { method: opts.method ?? (opts.body !== undefined ? "POST" : "GET"), headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
-  const bytes = Buffer.from(await res.arrayBuffer());
-  const text = bytes.toString("utf8");
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json, bytes };
-}
+const call = apiCaller(() => api.url);
 
 function expectOk(res: Answer, status = 200) {
   expect({ status: res.status, error: res.json?.error }).toEqual({ status, error: undefined });

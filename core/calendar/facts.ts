@@ -50,7 +50,9 @@ export async function loadBranchFacts(tx: Tx, opts: { path: string; span: Pick<P
   const meetings = await tx.$queryRaw<(MeetingFact & { branchId: number })[]>`
     SELECT m.id, m.type, m."orgUnitId", m."plannedAt", m.status, m."finalizedAt",
            COALESCE(b.id, u."parentId") AS "branchId",
-           (SELECT count(*) FROM "Attendance" a WHERE a."meetingId" = m.id AND a.status = 'PRESENT' AND a."memberId" IS NOT NULL)::int AS present
+           -- Present members of this branch: a guest from another branch does not make a quorum.
+           (SELECT count(*) FROM "Attendance" a JOIN "Member" x ON x.id = a."memberId"
+             WHERE a."meetingId" = m.id AND a.status = 'PRESENT' AND x."branchId" = COALESCE(b.id, u."parentId"))::int AS present
       FROM "Meeting" m
       JOIN "OrgUnit" u ON u.id = m."orgUnitId"
       LEFT JOIN "OrgUnit" b ON b.id = u.id AND u.kind = 'BRANCH'

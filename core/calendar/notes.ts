@@ -1,7 +1,7 @@
 // The calendar's memory of what it has said. Every reminder, alert and report has a key (kind, target, period);
 // claiming the key and writing the outbox rows happen in one transaction, so a second jobs process, a retried tick
 // or a process killed mid-run can neither double nor lose one (design.md: level-triggered jobs).
-import type { Prisma } from "../db/index.ts";
+import type { Prisma, PrismaClient } from "../db/index.ts";
 
 type Tx = Prisma.TransactionClient;
 
@@ -43,9 +43,9 @@ export async function setNoteDeliveries(tx: Tx, key: string, deliveries: number)
   await tx.calendarNote.update({ where: { key }, data: { deliveries } });
 }
 
-/** Keys among `keys` already sent or skipped (one query for a whole sweep). */
-export async function knownNotes(tx: Tx | Prisma.TransactionClient, keys: string[]): Promise<Set<string>> {
+/** Keys among `keys` already sent or skipped: one query with one array parameter, whatever the sweep's size. */
+export async function knownNotes(tx: Tx | PrismaClient, keys: string[]): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
-  const rows = await tx.calendarNote.findMany({ where: { key: { in: keys } }, select: { key: true } });
+  const rows = await tx.$queryRaw<{ key: string }[]>`SELECT key FROM "CalendarNote" WHERE key = ANY(${keys}::text[])`;
   return new Set(rows.map((r) => r.key));
 }

@@ -104,6 +104,7 @@ export interface MeetingFact {
   status: MeetingStatus;
   /** Set when the check-in window closed and the record was fixed. */
   finalizedAt: Date | null;
+  /** Members of the branch present (guests from other branches and unlinked check-ins are not counted). */
   present: number;
 }
 

@@ -79,8 +79,8 @@ export function noticeText(m: Pick<Meeting, "type" | "topic" | "place" | "planne
   ].join("\n");
 }
 
-/** Sends `body` to every active group bound to the unit; returns how many groups. */
-async function tellGroups(tx: Tx, unitId: number, body: string, key: string, priority: number = PRIORITY.notice) {
+/** Sends `body` to every active group bound to the unit (a meeting's notice, changes and reminders); returns how many groups. */
+export async function tellGroups(tx: Tx, unitId: number, body: string, key: string, priority: number = PRIORITY.notice) {
   // Only chat groups can be told; the count is of the groups actually written to.
   const groups = await tx.chatGroup.findMany({ where: { orgUnitId: unitId, active: true, channel: { in: ["WECHAT", "QQ"] } }, select: { id: true, channel: true } });
   for (const g of groups) {

@@ -1,0 +1,51 @@
+// One way for the API tests to call the running API: JSON, multipart with photos, or a file download.
+export interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: any;
+  bytes: Buffer;
+}
+
+export interface Photo {
+  data: Buffer;
+  name?: string;
+  type?: string;
+  field?: string;
+}
+
+export interface CallOptions {
+  method?: string;
+  token?: string;
+  body?: unknown;
+  form?: Record<string, string>;
+  photos?: Photo[];
+}
+
+/** `call(path, opts)` against the API at `baseUrl()` (read on each call: the API starts in beforeAll). */
+export function apiCaller(baseUrl: () => string) {
+  return async function call(p: string, opts: CallOptions = {}): Promise<Answer> {
+    const headers: Record<string, string> = {};
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    let body: string | FormData | undefined;
+    if (opts.form || opts.photos) {
+      const fd = new FormData();
+      for (const [k, v] of Object.entries(opts.form ?? {})) fd.append(k, v);
+      for (const [i, ph] of (opts.photos ?? []).entries()) fd.append(ph.field ?? "photos", new Blob([new Uint8Array(ph.data)], { type: ph.type ?? "image/png" }), ph.name ?? `photo-${i}.png`);
+      body = fd;
+    } else if (opts.body !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(opts.body);
+    }
+    const res = await fetch(`${baseUrl()}${p}`, { method: opts.method ?? (body !== undefined ? "POST" : "GET"), headers, body });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const text = bytes.toString("utf8");
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, text, json, bytes };
+  };
+}
