@@ -260,33 +260,29 @@ describe("PostgreSQL away for a few seconds during a burst", () => {
     const AWAY_MS = 3_000;
     const ctx = await context("ckrel-lostack");
     const r = await checkinRoom(ctx.db.prisma, { room: ROOM, size: N, accounts: ["wx-ckrel-lostack"], tag: "A" });
-    // The bot's database client, with the network failing at a precise point: the statement that writes the
-    // attendance rows runs and commits, then its answer is lost; for AWAY_MS after that the batch's first statement
-    // cannot reach the database. Everything else (the summary loop, the sender) goes through untouched.
-    const real = ctx.db.prisma;
+    // The bot's database driver (the write-behind's statements go straight through it), with the network failing at a
+    // precise point: the statement that writes the attendance rows runs and commits, then its answer is lost; for
+    // AWAY_MS after that the batch's first statement cannot reach the database. Everything else (the summary loop,
+    // the sender, all Prisma calls) goes through untouched.
+    const real = ctx.db.sql;
     const connectionLost = () => Object.assign(new Error("Connection terminated unexpectedly"), { code: "ECONNRESET" });
     let lostAcks = 0;
     let awayUntil = 0;
-    const prisma = new Proxy(real, {
-      get(target, key) {
-        if (key === "$queryRawUnsafe") {
-          return async (sql: string, ...args: unknown[]) => {
-            if (Date.now() < awayUntil && sql.includes('INSERT INTO "ChatIdentity"')) throw connectionLost();
-            const result = await target.$queryRawUnsafe(sql, ...args);
-            if (lostAcks === 0 && sql.includes('INSERT INTO "Attendance"')) {
-              lostAcks++;
-              awayUntil = Date.now() + AWAY_MS;
-              throw connectionLost();
-            }
-            return result;
-          };
+    const sql: typeof real = {
+      exec: (text) => real.exec(text),
+      async query(text, params) {
+        if (Date.now() < awayUntil && text.includes('INSERT INTO "ChatIdentity"')) throw connectionLost();
+        const result = await real.query(text, params);
+        if (lostAcks === 0 && text.includes('INSERT INTO "Attendance"')) {
+          lostAcks++;
+          awayUntil = Date.now() + AWAY_MS;
+          throw connectionLost();
         }
-        const value = Reflect.get(target, key);
-        return typeof value === "function" ? value.bind(target) : value;
+        return result;
       },
-    });
+    };
     const wechat = mockRoom(ROOM, r.people);
-    const { stats } = await online({ ...ctx, db: { ...ctx.db, prisma } }, wechat, "wx-ckrel-lostack", ROOM, N);
+    const { stats } = await online({ ...ctx, db: { ...ctx.db, sql } }, wechat, "wx-ckrel-lostack", ROOM, N);
 
     sayAll(wechat, ROOM, r.people);
     await allHandled(stats, N);

@@ -7,8 +7,20 @@ import { hasRoleAtLeast, pathInScope } from "../org/scope.ts";
 import { rosterWhere } from "../chat/binding.ts";
 import { audit } from "../audit.ts";
 import type { Actor } from "./meetings.ts";
+import type { SqlRunner } from "../db/migrate.ts";
 
 type Tx = Prisma.TransactionClient | PrismaClient;
+
+/**
+ * A Prisma client or transaction, or the driver's own runner (core/db `sql`) on the same database: the check-in
+ * write-behind sends its two batch statements straight through the driver, where Prisma's per-call work on
+ * 500-element array parameters was a large part of a county-wide burst's CPU (bench/checkin.bench.ts).
+ */
+export type RawRunner = Tx | SqlRunner;
+
+export function rawQuery<T>(db: RawRunner, text: string, params: unknown[]): Promise<T[]> {
+  return "$queryRawUnsafe" in db ? db.$queryRawUnsafe<T[]>(text, ...params) : db.query(text, params).then((r) => r.rows as T[]);
+}
 
 /** Prisma stores DateTime as UTC in `timestamp(3)`; now() would follow the session's TimeZone setting. */
 export const NOW_UTC = `(now() AT TIME ZONE 'UTC')`;
@@ -33,11 +45,12 @@ export type CheckinOutcome = "new" | "repeat" | "upgraded";
  * group summary says so); a person on leave who then checks in becomes present. Returns one outcome per input row.
  * Rows from a group wait for its summary (ackedAt null); the others are answered by their caller directly.
  */
-export async function recordCheckins(tx: Tx, rows: CheckinRow[]): Promise<CheckinOutcome[]> {
+export async function recordCheckins(tx: RawRunner, rows: CheckinRow[]): Promise<CheckinOutcome[]> {
   if (rows.length === 0) return [];
   for (const r of rows) if (r.memberId == null && r.identityId == null) throw new Error("recordCheckins: member or identity required");
   const col = <T>(f: (r: CheckinRow) => T) => rows.map(f);
-  const result = await tx.$queryRawUnsafe<{ ord: bigint | number; outcome: CheckinOutcome }[]>(
+  const result = await rawQuery<{ ord: bigint | number | string; outcome: CheckinOutcome }>(
+    tx,
     // k: the person, as the unique keys see them (the member when linked, else the chat identity).
     `WITH input AS (
        SELECT t.*, CASE WHEN t."memberId" IS NOT NULL THEN t."memberId"::bigint ELSE -t."identityId"::bigint END AS k,
@@ -96,13 +109,15 @@ export async function recordCheckins(tx: Tx, rows: CheckinRow[]): Promise<Checki
        LEFT JOIN upgraded u ON u.ord = i.ord
        LEFT JOIN existing s ON s.ord = i.ord AND s.same AND s.status = 'PRESENT'
       ORDER BY i.ord`,
-    col((r) => r.meetingId),
-    col((r) => r.memberId),
-    col((r) => r.identityId),
-    col((r) => r.groupId),
-    col((r) => r.source),
-    col((r) => r.note ?? null),
-    col((r) => r.at.toISOString()),
+    [
+      col((r) => r.meetingId),
+      col((r) => r.memberId),
+      col((r) => r.identityId),
+      col((r) => r.groupId),
+      col((r) => r.source),
+      col((r) => r.note ?? null),
+      col((r) => r.at.toISOString()),
+    ],
   );
   return result.map((r) => r.outcome);
 }

@@ -7,7 +7,7 @@ import type { ChatMessage } from "../chat/message.ts";
 import { identityScope } from "../chat/registry.ts";
 import { enqueue, PRIORITY, wakeSenders } from "../delivery/outbox.ts";
 import { withDbRetry } from "../db/retry.ts";
-import { NOW_UTC, recordCheckins, type CheckinOutcome } from "./attendance.ts";
+import { NOW_UTC, rawQuery, recordCheckins, type CheckinOutcome } from "./attendance.ts";
 import { noOpenMeetingText } from "./meetings.ts";
 
 const NOTE_MAX = 200;
@@ -114,7 +114,9 @@ export class CheckinBatcher {
       this.opts.onCommitted?.();
       await Promise.all(
         batch.map(async (p) => {
-          if (result.outcomes.get(p.m) === "fallback") {
+          // No outcome (a row the statement did not return): never report a check-in nobody wrote; handle it alone.
+          const outcome = result.outcomes.get(p.m);
+          if (outcome === "fallback" || outcome === undefined) {
             await this.opts.fallback(p.m, p.note).then(p.resolve, p.reject);
           } else p.resolve();
         }),
@@ -137,18 +139,32 @@ export class CheckinBatcher {
   }
 
   private async write(batch: Pending[]): Promise<BatchResult> {
-    const prisma = this.app.db.prisma;
+    // Straight through the driver (same pool as Prisma): see rawQuery.
+    const sql = this.app.db.sql;
     const now = Date.now();
-    const resolved = await this.inOrder("resolve", () => prisma.$queryRawUnsafe<Resolved[]>(
+    const resolved = await this.inOrder("resolve", () => rawQuery<Resolved>(
+      sql,
       `WITH input AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS t(gid, uid, name, at, ord)
        ),
        people AS (SELECT DISTINCT ON (uid) uid, name FROM input ORDER BY uid, ord DESC),
-       ident AS (
+       -- A burst is mostly people we know: their row is rewritten only when the name changed or lastSeenAt is
+       -- more than 10 minutes old (a county-wide 签到 would otherwise rewrite 25,000 identity rows).
+       upserted AS (
          INSERT INTO "ChatIdentity" (channel, scope, "platformUserId", "displayName", "lastSeenAt")
          SELECT $5::"Channel", $6, uid, name, ${NOW_UTC} FROM people
          ON CONFLICT (channel, scope, "platformUserId") DO UPDATE SET "displayName" = EXCLUDED."displayName", "lastSeenAt" = EXCLUDED."lastSeenAt"
+          WHERE "ChatIdentity"."displayName" IS DISTINCT FROM EXCLUDED."displayName"
+             OR "ChatIdentity"."lastSeenAt" < EXCLUDED."lastSeenAt" - interval '10 minutes'
          RETURNING id, "platformUserId", "memberId"
+       ),
+       -- The rows left as they were. (One inserted by a concurrent transaction after this statement began is in
+       -- neither set: its message gets no outcome and is handled on its own path, never dropped.)
+       ident AS (
+         SELECT * FROM upserted
+         UNION ALL
+         SELECT c.id, c."platformUserId", c."memberId" FROM "ChatIdentity" c JOIN people p ON p.uid = c."platformUserId"
+          WHERE c.channel = $5::"Channel" AND c.scope = $6 AND NOT EXISTS (SELECT 1 FROM upserted u WHERE u."platformUserId" = c."platformUserId")
        ),
        grp AS (
          SELECT id, "platformGroupId", "orgUnitId" FROM "ChatGroup" WHERE channel = $5::"Channel" AND "platformGroupId" IN (SELECT gid FROM input)
@@ -174,13 +190,15 @@ export class CheckinBatcher {
             ORDER BY abs(extract(epoch FROM m."plannedAt" - i.at AT TIME ZONE 'UTC')), m.id LIMIT 1
          ) m ON true
         ORDER BY i.ord`,
-      batch.map((p) => (p.m.conversation as { groupId: string }).groupId),
-      batch.map((p) => p.m.sender.platformUserId),
-      batch.map((p) => p.m.sender.displayName),
-      // The platform's time (a check-in sent at 19:59 counts even if Postgres was down until 20:05), never the future.
-      batch.map((p) => new Date(Math.min(p.m.at.getTime(), now)).toISOString()),
-      this.opts.channel,
-      identityScope({ channel: this.opts.channel, account: this.opts.account }),
+      [
+        batch.map((p) => (p.m.conversation as { groupId: string }).groupId),
+        batch.map((p) => p.m.sender.platformUserId),
+        batch.map((p) => p.m.sender.displayName),
+        // The platform's time (a check-in sent at 19:59 counts even if Postgres was down until 20:05), never the future.
+        batch.map((p) => new Date(Math.min(p.m.at.getTime(), now)).toISOString()),
+        this.opts.channel,
+        identityScope({ channel: this.opts.channel, account: this.opts.account }),
+      ],
     ));
     const outcomes: BatchResult["outcomes"] = new Map();
     const toRecord: { p: Pending; r: Resolved }[] = [];
@@ -196,7 +214,7 @@ export class CheckinBatcher {
       } else toRecord.push({ p, r });
     }
     const written = await this.inOrder("record", () => recordCheckins(
-      prisma,
+      sql,
       toRecord.map(({ p, r }) => ({
         meetingId: r.meetingId!,
         memberId: r.memberId,
@@ -209,7 +227,43 @@ export class CheckinBatcher {
     ));
     toRecord.forEach(({ p }, i) => outcomes.set(p.m, written[i]));
     if (explain.size) await this.explain(explain);
+    const repeats = toRecord.filter(({ r }, i) => written[i] === "repeat" && r.memberId != null);
+    if (repeats.length) await this.repeatsFromElsewhere(repeats);
     return { outcomes };
+  }
+
+  /**
+   * A member already counted through another group (their WeChat group, then the branch's QQ group) or the
+   * mini-program: the summary of the group they were counted in says nothing here, so this group is told once.
+   */
+  private async repeatsFromElsewhere(items: { p: Pending; r: Resolved }[]) {
+    const prisma = this.app.db.prisma;
+    const rows = await prisma.attendance.findMany({
+      where: { OR: items.map(({ r }) => ({ meetingId: r.meetingId!, memberId: r.memberId! })) },
+      select: { meetingId: true, memberId: true, groupId: true, member: { select: { name: true } } },
+    });
+    const byGroup = new Map<number, { names: string[]; first: ChatMessage }>();
+    for (const { p, r } of items) {
+      const a = rows.find((x) => x.meetingId === r.meetingId && x.memberId === r.memberId);
+      if (!a || a.groupId === r.groupId) continue; // counted in this group: its summary says so
+      const g = byGroup.get(r.groupId!) ?? { names: [], first: p.m };
+      if (a.member && !g.names.includes(a.member.name)) g.names.push(a.member.name);
+      byGroup.set(r.groupId!, g);
+    }
+    let queued = false;
+    for (const [groupId, { names, first }] of byGroup) {
+      if (!names.length) continue;
+      queued =
+        (await enqueue(prisma, {
+          channel: this.opts.channel,
+          accountId: this.opts.accountId,
+          groupId,
+          body: `${names.join("、")}已经签过到了，已计入，无需重复签到。`,
+          priority: PRIORITY.reply,
+          idempotencyKey: `checkin-elsewhere:${groupId}:${first.platformMessageId ?? `${first.sender.platformUserId}:${first.at.getTime()}`}`,
+        })) || queued;
+    }
+    if (queued) await wakeSenders(this.app.coord, this.opts.accountId);
   }
 
   /** Check-ins that could not count: one short explanation per group per interval, however many people tried. */
