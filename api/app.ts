@@ -10,6 +10,7 @@ import { errorHandler } from "./middleware/errors.ts";
 import { baseHeaders, requestId, requestLogger } from "./middleware/request.ts";
 import { registerAccountRoutes } from "./routes/accounts.ts";
 import { registerAuthRoutes } from "./routes/auth.ts";
+import { registerBroadcastRoutes } from "./routes/broadcasts.ts";
 import { registerCalendarRoutes } from "./routes/calendar.ts";
 import { registerCalendarReportRoutes } from "./routes/calendar-reports.ts";
 import { registerComplaintRoutes } from "./routes/complaints.ts";
@@ -49,6 +50,7 @@ export function createApp(deps: AppContext, options: ApiOptions = {}): ApiApp {
   registerMeetingRoutes(api);
   registerComplaintRoutes(api);
   registerNoticeRoutes(api);
+  registerBroadcastRoutes(api);
   registerQrPageRoutes(api);
   registerCalendarRoutes(api);
   registerCalendarReportRoutes(api);

@@ -47,6 +47,8 @@ export interface UploadSpec {
   maxFileBytes: (config: ApiCtx["deps"]["config"]) => number;
   /** For the document: what the files are. */
   description: string;
+  /** Longest text field in bytes (default 16 KiB; a long text sent beside a file needs more). */
+  maxFieldBytes?: number;
 }
 
 export interface RouteSpec<
@@ -227,7 +229,7 @@ export function createApiRouter(): ApiRouter {
         // jsonBody lets multipart through unread; only routes that declare `upload` read it.
         if (!spec.upload) throw new AppError(415, "UNSUPPORTED_MEDIA_TYPE", "请求内容必须是 JSON（Content-Type: application/json）");
         if (issues.length) throw validationFailed(issues);
-        const form = await readMultipart(ctx, { fileFields: spec.upload.fields, maxFiles: spec.upload.maxFiles, maxFileBytes: spec.upload.maxFileBytes(ctx.deps.config) });
+        const form = await readMultipart(ctx, { fileFields: spec.upload.fields, maxFiles: spec.upload.maxFiles, maxFileBytes: spec.upload.maxFileBytes(ctx.deps.config), maxFieldBytes: spec.upload.maxFieldBytes });
         raw = form.fields;
         files = form.files;
       }

@@ -11,6 +11,7 @@ import { bindGroup, consumeSelfLinkAttempt, KIND_LABEL, linkIdentity, parseSelfL
 import { identityScope } from "../core/chat/registry.ts";
 import { meetingCommands } from "./meeting-commands.ts";
 import { complaintCommands } from "./complaint-commands.ts";
+import { broadcastCommands } from "./broadcast-commands.ts";
 import { calendarCommands } from "./calendar-commands.ts";
 
 export interface CommandContext {
@@ -242,5 +243,5 @@ const reconcileCommand: CommandSpec = {
 };
 
 export function buildCommandTable(): CommandTable {
-  return new CommandTable([helpCommand, iAmCommand, groupInfoCommand, bindCommand, unbindCommand, registerCommand, reconcileCommand, ...meetingCommands, ...complaintCommands, ...calendarCommands]);
+  return new CommandTable([helpCommand, iAmCommand, groupInfoCommand, bindCommand, unbindCommand, registerCommand, reconcileCommand, ...meetingCommands, ...complaintCommands, ...calendarCommands, ...broadcastCommands]);
 }

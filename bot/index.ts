@@ -9,6 +9,10 @@ import { isTransientDbError, withDbRetry } from "../core/db/retry.ts";
 import pLimit from "p-limit";
 import type { ChatAdapter, ChatMessage } from "./adapters/types.ts";
 import { WechatyAdapter, type WechatyAdapterOptions } from "./adapters/wechaty.ts";
+import { OneBotAdapter } from "./adapters/onebot.ts";
+import { OneBotReverseHub } from "./adapters/onebot-reverse.ts";
+import type { LoginState } from "./adapters/types.ts";
+import type { Server } from "node:http";
 import { buildCommandTable, type CommandReply, type CommandTable } from "./commands.ts";
 import { startSender, type Sender } from "./sender.ts";
 import { CheckinBatcher } from "../core/meetings/checkin-batch.ts";
@@ -147,20 +151,57 @@ export interface StartBotOptions {
   puppet?: WechatyAdapterOptions["puppet"];
   /** Account name instead of BOT_ACCOUNT (several accounts in one process). */
   account?: string;
+  /**
+   * The API's HTTP server when this process runs the API too: a QQ account on the reverse transport is served at
+   * /onebot/v11/ws on it. Without one, the bot process listens on API_HOST:API_PORT for that WebSocket alone.
+   */
+  httpServer?: Server;
+}
+
+/** The adapter config names for a QQ account (BOT_PLATFORM=qq): OneBot v11 over reverse or forward WebSocket. */
+export async function createOneBotAdapter(app: AppContext, name: string, httpServer?: Server): Promise<OneBotAdapter> {
+  const { config, log } = app;
+  const transport =
+    config.ONEBOT_TRANSPORT === "forward"
+      ? { kind: "forward" as const, url: config.ONEBOT_FORWARD_URL, reconnectMaxMs: config.ONEBOT_RECONNECT_MAX_MS }
+      : { kind: "reverse" as const, hub: httpServer ? OneBotReverseHub.on(httpServer, log) : await OneBotReverseHub.listen(config.API_HOST, config.API_PORT, log) };
+  return new OneBotAdapter({
+    account: name,
+    transport,
+    accessToken: config.ONEBOT_ACCESS_TOKEN,
+    selfId: config.ONEBOT_SELF_ID,
+    log,
+    actionTimeoutMs: config.ONEBOT_ACTION_TIMEOUT_MS,
+    deadAfterBeats: config.ONEBOT_DEAD_AFTER_BEATS,
+    maxImageBytes: Math.min(config.UPLOAD_MAX_BYTES, config.COMPLAINT_PHOTO_MAX_BYTES),
+  });
 }
 
 export async function startBot(app: AppContext, opts: StartBotOptions = {}): Promise<BotHandle> {
   const { config, db, log } = app;
   const name = opts.adapter?.account ?? opts.account ?? config.BOT_ACCOUNT;
+  // A ready adapter says its platform; a Wechaty puppet means WeChat; otherwise BOT_PLATFORM decides.
+  const channel = opts.adapter?.channel ?? (opts.puppet || config.BOT_PLATFORM !== "qq" ? "WECHAT" : "QQ");
   const account = await db.prisma.botAccount.upsert({
     where: { name },
-    create: { name, channel: opts.adapter?.channel ?? "WECHAT", puppet: config.WECHATY_PUPPET },
+    create: { name, channel, puppet: channel === "QQ" ? `onebot-${config.ONEBOT_TRANSPORT}` : config.WECHATY_PUPPET },
     update: {},
   });
   const setState = (data: Parameters<typeof db.prisma.botAccount.update>[0]["data"]) =>
     db.prisma.botAccount.update({ where: { id: account.id }, data }).catch((err) => log.warn({ err: err.message }, "更新账号状态失败"));
-  const adapter =
+  const onLoginState = (s: LoginState) =>
+    void setState(
+      s.status === "NEED_LOGIN"
+        ? { status: "NEED_LOGIN", loginQr: s.qr, loginQrAt: new Date() }
+        : s.status === "ONLINE"
+          ? { status: "ONLINE", loginQr: null, statusReason: null, platformSelfId: s.selfId, displayName: s.selfName ?? "", lastSeenAt: new Date() }
+          : { status: "OFFLINE", statusReason: s.reason ?? null },
+    ).then(() => {
+      if (s.status === "ONLINE") void syncAllGroups();
+    });
+  const adapter: ChatAdapter =
     opts.adapter ??
+    (channel === "QQ" ? await createOneBotAdapter(app, name, opts.httpServer) : undefined) ??
     new WechatyAdapter({
       account: name,
       puppetName: config.WECHATY_PUPPET,
@@ -169,17 +210,10 @@ export async function startBot(app: AppContext, opts: StartBotOptions = {}): Pro
       serviceToken: config.WECHATY_PUPPET_SERVICE_TOKEN,
       serviceEndpoint: config.WECHATY_PUPPET_SERVICE_ENDPOINT,
       log,
-      onLoginState: (s) =>
-        void setState(
-          s.status === "NEED_LOGIN"
-            ? { status: "NEED_LOGIN", loginQr: s.qr, loginQrAt: new Date() }
-            : s.status === "ONLINE"
-              ? { status: "ONLINE", loginQr: null, platformSelfId: s.selfId, displayName: s.selfName ?? "", lastSeenAt: new Date() }
-              : { status: "OFFLINE" },
-        ).then(() => {
-          if (s.status === "ONLINE") void syncAllGroups();
-        }),
+      onLoginState,
     });
+  // Adapters that report their login after construction (OneBot: connect, get_login_info, heartbeat loss).
+  adapter.onLoginState?.(onLoginState);
   // After each login: which groups this account is in and who is in them (ids may change per login on wechat4u,
   // and joins/leaves while we were away were never seen as events).
   const syncAllGroups = async () => {

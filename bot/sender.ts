@@ -3,7 +3,11 @@
 //
 // Failure classes: transient → retry with exponential backoff; rate_limited (risk control) → the whole account
 // cools down, its group deliveries fail over to other accounts; offline → hold, alert, fail over; not_found /
-// permanent (bot removed from the group) → failed and recorded, unless another account still reaches the group.
+// permanent (bot removed from the group) → failed and recorded, unless another account still reaches the group;
+// unsupported (a file through an adapter without sendFile) → failed for good, nothing of it sent.
+//
+// A delivery may carry an attachment (a county broadcast's picture or document, by its BlobStore location): it goes
+// after the text, as one more part, so a retry after a crash or a failed attempt resumes with what is left.
 import { randomUUID } from "node:crypto";
 import type { AppContext } from "../core/context.ts";
 import type { BotAccount } from "../core/db/index.ts";
@@ -14,12 +18,15 @@ import {
   markSent,
   reclaimAccountLeases,
   releaseToOtherAccounts,
+  deferForBudget,
   WAKE_CHANNEL,
   type ClaimedDelivery,
 } from "../core/delivery/outbox.ts";
 import { outboundParts } from "../core/chat/split.ts";
-import type { ChatAdapter } from "./adapters/types.ts";
+import type { ChatAdapter, OutgoingFile } from "./adapters/types.ts";
 import { SendError } from "./adapters/types.ts";
+import { createBlobStore, type BlobStore } from "../core/storage/index.ts";
+import type { BroadcastAttachment } from "../core/broadcasts/attachments.ts";
 
 export interface Sender {
   /** Resolves once the loop has stopped (the delivery in flight, if any, is finished first). */
@@ -31,8 +38,24 @@ export interface Sender {
 const ACCOUNT_REFRESH_MS = 5_000;
 const ALERT_QUIET_MS = 30 * 60_000;
 
-export async function startSender(ctx: AppContext, adapter: ChatAdapter, initial: BotAccount): Promise<Sender> {
+export interface SenderOptions {
+  /** Where attachments are read from (default: the store the configuration names, created on first use). */
+  store?: BlobStore;
+}
+
+export async function startSender(ctx: AppContext, adapter: ChatAdapter, initial: BotAccount, opts: SenderOptions = {}): Promise<Sender> {
   const { config, db, coord, log } = ctx;
+  let store = opts.store;
+  // A broadcast sends the same file to hundreds of groups: keep the last one read.
+  let lastFile: { location: string; file: OutgoingFile } | undefined;
+  const loadAttachment = async (a: BroadcastAttachment): Promise<OutgoingFile | null> => {
+    if (lastFile?.location === a.location) return lastFile.file;
+    const blob = await (store ??= createBlobStore(config)).get(a.location);
+    if (!blob) return null;
+    const file: OutgoingFile = { name: a.name, mimeType: a.mimeType ?? blob.mime, kind: a.kind, data: blob.data };
+    lastFile = { location: a.location, file };
+    return file;
+  };
   const worker = `${initial.name}:${process.pid}:${randomUUID().slice(0, 8)}`;
   let account = initial;
   let accountLoadedAt = Date.now();
@@ -96,21 +119,45 @@ export async function startSender(ctx: AppContext, adapter: ChatAdapter, initial
   async function deliver(d: ClaimedDelivery): Promise<number> {
     const parts = outboundParts(d.body, d.payload?.mentions ?? [], adapter.maxTextLength, account.maxMentions);
     const target = d.groupId != null ? { kind: "group" as const, groupId: d.platformGroupId! } : { kind: "private" as const, userId: d.platformUserId! };
+    const attachment = d.payload?.attachment;
+    if (attachment && !adapter.sendFile) {
+      // Checked before any text goes out: the group gets the whole broadcast or, visibly in the report, nothing.
+      return failed(d, new SendError("unsupported", `${adapter.channel} 账号暂不支持发送${attachment.kind === "image" ? "图片" : "文件"}，附件“${attachment.name}”无法发送`));
+    }
+    const total = parts.length + (attachment ? 1 : 0);
     let sentParts = d.payload?.partsSent ?? 0;
     let lastId: string | undefined;
-    while (sentParts < parts.length) {
+    // Read before anything is sent, so a missing file never leaves a group with the text alone.
+    let file: OutgoingFile | null = null;
+    if (attachment && sentParts < total) {
+      try {
+        file = await loadAttachment(attachment);
+      } catch (e) {
+        // The store is away (S3 down): an ordinary retry later.
+        await markFailed(db.prisma, d, "transient", `读取附件失败：${(e as Error)?.message ?? e}`);
+        return 0;
+      }
+      if (!file) {
+        await markFailed(db.prisma, d, "attachment_missing", `附件“${attachment.name}”的文件已不存在`, { permanent: true });
+        return 0;
+      }
+    }
+    while (sentParts < total) {
       for (const limiter of limiters()) {
         const verdict = await limiter.consume(account.name);
         if (!verdict.allowed) {
           await markPartsSent(db.prisma, d, sentParts);
-          await markFailed(db.prisma, d, "budget", "账号发送额度已用完，稍后发送", { retryAfterMs: verdict.retryAfterMs, countAttempt: false });
+          // This account pauses itself (the return value); another online account in the group may send it now.
+          await deferForBudget(db.prisma, d, account.id, verdict.retryAfterMs);
           return verdict.retryAfterMs;
         }
       }
       try {
-        lastId = (await adapter.send(target, parts[sentParts].text, { mentions: parts[sentParts].mentions })).platformMessageId;
+        const sent =
+          sentParts < parts.length ? await adapter.send(target, parts[sentParts].text, { mentions: parts[sentParts].mentions }) : await adapter.sendFile!(target, file!);
+        lastId = sent.platformMessageId ?? lastId;
         sentParts++;
-        if (sentParts < parts.length) {
+        if (sentParts < total) {
           await markPartsSent(db.prisma, d, sentParts);
           await pace();
         }
@@ -136,6 +183,9 @@ export async function startSender(ctx: AppContext, adapter: ChatAdapter, initial
       case "offline":
         await markFailed(db.prisma, d, "offline", err.message, { retryAfterMs: 5_000, countAttempt: false });
         return 5_000;
+      case "unsupported":
+        await markFailed(db.prisma, d, "unsupported", err.message, { permanent: true });
+        return 0;
       case "not_found":
       case "permanent": {
         if (d.groupId != null) {

@@ -71,6 +71,22 @@ const envSchema = z
     WECHATY_PUPPET_SERVICE_TOKEN: z.string().optional(),
     WECHATY_PUPPET_SERVICE_ENDPOINT: z.string().optional(),
     BOT_ACCOUNT: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "只能包含字母、数字、_ 和 -（1-64 个字符）" }).default("wx-main"),
+    /** Which platform this bot process's account is on: wechat (Wechaty) or qq (OneBot v11: NapCat, LLOneBot, Lagrange). */
+    BOT_PLATFORM: z.enum(["wechat", "qq"], { message: "必须是 wechat 或 qq" }).default("wechat"),
+    /** OneBot v11 transport of a QQ account: reverse (the implementation connects to /onebot/v11/ws on the API port) or forward (we connect to it). */
+    ONEBOT_TRANSPORT: z.enum(["reverse", "forward"], { message: "必须是 reverse 或 forward" }).default("reverse"),
+    /** The access token configured in NapCat (both transports); required in production. */
+    ONEBOT_ACCESS_TOKEN: z.string().optional(),
+    /** The QQ number of this account (X-Self-ID); unset: whichever QQ connects first. */
+    ONEBOT_SELF_ID: z.string().regex(/^\d{5,12}$/, { message: "应为 QQ 号（5-12 位数字）" }).optional(),
+    /** Forward transport: the implementation's WebSocket server (NapCat: 网络配置 → WebSocket 服务端, port 6700 by default). */
+    ONEBOT_FORWARD_URL: url(["ws", "wss"]).default("ws://127.0.0.1:6700/"),
+    /** How long an action (send_group_msg …) may go unanswered; a send that times out backs the account off. */
+    ONEBOT_ACTION_TIMEOUT_MS: int(500, 120_000).default(15_000),
+    /** Heartbeat intervals of silence after which the link is considered dead (the account goes offline). */
+    ONEBOT_DEAD_AFTER_BEATS: int(2, 20).default(3),
+    /** Forward transport: longest pause between two reconnection attempts (they start at 1 s and double). */
+    ONEBOT_RECONNECT_MAX_MS: int(1000, 600_000).default(30_000),
     // Risk control: at most ~1 message/s per account with random jitter (see shared/notes/wechaty.md).
     SENDER_MIN_GAP_MS: int(0, 60_000).default(1000),
     SENDER_JITTER_MS: int(0, 60_000).default(2000),
@@ -91,6 +107,8 @@ const envSchema = z
     CHECKIN_BATCH_WAIT_MS: int(0, 5000).default(20),
     MEETING_FINALIZE_CRON: z.string().refine((v) => cron.validate(v), { message: "不是有效的 cron 表达式" }).default("*/1 * * * *"),
     JOBS_HEARTBEAT_CRON: z.string().refine((v) => cron.validate(v), { message: "不是有效的 cron 表达式" }).default("*/1 * * * *"),
+    /** County broadcasts: start the scheduled ones whose time has come, mark finished ones completed. */
+    BROADCAST_TICK_CRON: z.string().refine((v) => cron.validate(v), { message: "不是有效的 cron 表达式" }).default("* * * * *"),
     /** 限时办结 (design.md): response and resolution limits in working days on the official calendar; urgent tickets in hours / working days. */
     COMPLAINT_RESPONSE_WORKDAYS: int(0, 30).default(1),
     COMPLAINT_RESOLVE_WORKDAYS: int(1, 60).default(5),
@@ -139,6 +157,9 @@ const envSchema = z
     }
     if (env.WECHATY_PUPPET === "wechaty-puppet-service" && !env.WECHATY_PUPPET_SERVICE_TOKEN) {
       ctx.addIssue({ code: "custom", path: ["WECHATY_PUPPET_SERVICE_TOKEN"], message: "使用 wechaty-puppet-service 时必须设置" });
+    }
+    if (env.NODE_ENV === "production" && env.BOT_PLATFORM === "qq" && !env.ONEBOT_ACCESS_TOKEN) {
+      ctx.addIssue({ code: "custom", path: ["ONEBOT_ACCESS_TOKEN"], message: "生产环境中 QQ 账号必须设置（与 NapCat 中配置的 token 相同）" });
     }
     const s3 = ["S3_ENDPOINT", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const;
     if (s3.some((k) => env[k])) {

@@ -12,7 +12,7 @@ import { startJobs, type JobsHandle } from "../jobs/index.ts";
 
 export interface Runtime {
   ctx: AppContext;
-  api?: { url: string; close(): Promise<void> };
+  api?: { url: string; server?: import("node:http").Server; close(): Promise<void> };
   bot?: BotHandle;
   jobs?: JobsHandle;
   stop(): Promise<void>;
@@ -59,7 +59,8 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
     if (roles.includes("api")) runtime.api = await startApi(ctx);
     await db.connect({ migrate: true });
     await opts.beforeRoles?.(ctx);
-    if (roles.includes("bot")) runtime.bot = await startBot(ctx, opts.bot);
+    // A QQ account on the reverse transport is served on the API's port (/onebot/v11/ws) when the API runs here.
+    if (roles.includes("bot")) runtime.bot = await startBot(ctx, { httpServer: runtime.api?.server, ...opts.bot });
     if (roles.includes("jobs")) runtime.jobs = await startJobs(ctx);
   } catch (e) {
     await runtime.stop();

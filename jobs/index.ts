@@ -8,6 +8,7 @@ import { wakeSenders } from "../core/delivery/outbox.ts";
 import { runComplaintEscalation } from "../core/complaints/escalation.ts";
 import { runCalendarReminders } from "../core/calendar/reminders.ts";
 import { sendDueReports } from "../core/calendar/reports.ts";
+import { runDueBroadcasts } from "../core/broadcasts/broadcasts.ts";
 
 export const TIMEZONE = "Asia/Shanghai";
 
@@ -51,6 +52,14 @@ export async function startJobs(ctx: AppContext): Promise<JobsHandle> {
   schedule("complaint-escalation", ctx.config.COMPLAINT_ESCALATION_CRON, async (fireAt) => {
     const run = await runComplaintEscalation(ctx.db.prisma, ctx.config, new Date(Math.max(Date.now(), fireAt.getTime())));
     if (run.reminded + run.escalated + run.closed) await wakeSenders(ctx.coord);
+    return { ...run };
+  });
+
+  // County broadcasts approved for a set time: fanned out when it comes (claimed by a status change, so a second
+  // process or a retried minute starts each once; a missed minute is caught up by the next tick).
+  schedule("broadcasts", ctx.config.BROADCAST_TICK_CRON, async (fireAt) => {
+    const run = await runDueBroadcasts(ctx.db.prisma, new Date(Math.max(Date.now(), fireAt.getTime())));
+    if (run.started.length) await wakeSenders(ctx.coord);
     return { ...run };
   });
 

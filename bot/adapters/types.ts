@@ -4,7 +4,26 @@ import type { ChatChannel, ChatMessage, ChatPerson, GroupEvent } from "../../cor
 
 export type { ChatChannel, ChatImage, ChatMessage, ChatPerson, Conversation, GroupEvent } from "../../core/chat/message.ts";
 
+/** An account's login as the platform reports it (the bot stores it on BotAccount for operators). */
+export interface LoginState {
+  status: "NEED_LOGIN" | "ONLINE" | "OFFLINE";
+  qr?: string;
+  selfId?: string;
+  selfName?: string;
+  /** Why an account went offline ("heartbeat": the link fell silent; "disconnected"; "qq-offline"; "stopped"). */
+  reason?: string;
+}
+
 export type SendTarget = { kind: "group"; groupId: string } | { kind: "private"; userId: string };
+
+/** A file the bot sends: its name as the chat shows it, its type when known, and the bytes. */
+export interface OutgoingFile {
+  name: string;
+  mimeType?: string;
+  /** "image" is shown inline as a picture; "file" as a document to download. */
+  kind?: "image" | "file";
+  data: Buffer;
+}
 
 export interface ChatAdapter {
   readonly channel: ChatChannel;
@@ -21,11 +40,21 @@ export interface ChatAdapter {
   readonly maxTextLength: number;
   /** Resolves when the platform accepted the message; throws a SendError otherwise. */
   send(target: SendTarget, text: string, opts?: { mentions?: string[] }): Promise<{ platformMessageId?: string }>;
+  /**
+   * Sends a picture or document (a county broadcast's attachment); throws a SendError like send(). Optional: the
+   * sender fails a delivery that carries a file through an adapter without it ("unsupported"), never drops the file.
+   */
+  sendFile?(target: SendTarget, file: OutgoingFile): Promise<{ platformMessageId?: string }>;
   isOnline(): boolean;
+  /** Login changes, for adapters that report them after construction (OneBot); Wechaty takes it as an option. */
+  onLoginState?(handler: (state: LoginState) => void): void;
 }
 
-/** Failure classes the sender acts on: retry later, wait for login, back off hard, or give up. */
-export type SendFailure = "transient" | "offline" | "rate_limited" | "not_found" | "permanent";
+/**
+ * Failure classes the sender acts on: retry later, wait for login, back off hard, or give up. "unsupported": this
+ * adapter cannot send what the delivery carries (a file without sendFile): failed for good, the group stays reachable.
+ */
+export type SendFailure = "transient" | "offline" | "rate_limited" | "not_found" | "permanent" | "unsupported";
 
 export class SendError extends Error {
   constructor(

@@ -15,6 +15,20 @@ export interface BotSaid {
   conversationId: string;
   text: string;
   at: Date;
+  /** Order among everything the bot sent (texts and files alike). */
+  seq?: number;
+}
+
+/** A picture or document the bot sent (FileBox through room.say / contact.say). */
+export interface BotSentFile {
+  conversationId: string;
+  name: string;
+  /** The bytes, when the file arrived as base64 (what the bot's adapter sends); absent for url/uuid boxes. */
+  data?: Buffer;
+  /** The message type the mock gave it (Image for .jpg/.png, Attachment for .pdf/.doc/.txt, else Unknown). */
+  type: PUPPET.types.Message;
+  at: Date;
+  seq: number;
 }
 
 export class MockWechat {
@@ -23,6 +37,10 @@ export class MockWechat {
   readonly bot: ContactMock;
   private listeners = new Set<(m: BotSaid) => void>();
   readonly said: BotSaid[] = [];
+  /** Files the bot sent, in order; `seq` orders them against `said`. */
+  readonly files: BotSentFile[] = [];
+  private fileListeners = new Set<(f: BotSentFile) => void>();
+  private seq = 0;
 
   constructor(botName = "支部小助手") {
     this.puppet = new PuppetMock({ mocker: this.mocker });
@@ -91,6 +109,11 @@ export class MockWechat {
     this.puppet.emit("message", { messageId });
   }
 
+  onBotFile(fn: (f: BotSentFile) => void): () => void {
+    this.fileListeners.add(fn);
+    return () => this.fileListeners.delete(fn);
+  }
+
   onBotSaid(fn: (m: BotSaid) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
@@ -115,10 +138,26 @@ export class MockWechat {
 
   private watch(target: ContactMock | RoomMock, conversationId: string) {
     target.on("message", (mm: MessageMock) => {
-      if (mm.payload.talkerId !== this.bot.id || typeof mm.payload.text !== "string") return;
+      if (mm.payload.talkerId !== this.bot.id) return;
       // A private send to a contact arrives on that contact; the same event fires for the bot's own contact: skip it.
       if (conversationId === this.bot.id) return;
-      const said = { conversationId, text: mm.payload.text, at: new Date() };
+      if (typeof mm.payload.text !== "string") {
+        // A file: the mock keeps the FileBox as JSON under the message id (set before the message is created).
+        const json = this.mocker.cacheFileBoxPayload.get(mm.id) as { name?: string; base64?: string } | undefined;
+        if (!json) return;
+        const file: BotSentFile = {
+          conversationId,
+          name: json.name ?? "",
+          data: typeof json.base64 === "string" ? Buffer.from(json.base64, "base64") : undefined,
+          type: mm.payload.type,
+          at: new Date(),
+          seq: ++this.seq,
+        };
+        this.files.push(file);
+        for (const l of this.fileListeners) l(file);
+        return;
+      }
+      const said = { conversationId, text: mm.payload.text, at: new Date(), seq: ++this.seq };
       this.said.push(said);
       for (const l of this.listeners) l(said);
     });

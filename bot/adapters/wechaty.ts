@@ -4,7 +4,8 @@ import { WechatyBuilder, type Wechaty, type Message } from "wechaty";
 import type * as PUPPET from "wechaty-puppet";
 import { mkdirSync } from "node:fs";
 import qrTerminal from "qrcode-terminal";
-import type { ChatAdapter, ChatMessage, ChatPerson, GroupEvent, SendTarget } from "./types.ts";
+import { FileBox } from "file-box";
+import type { ChatAdapter, ChatMessage, ChatPerson, GroupEvent, OutgoingFile, SendTarget } from "./types.ts";
 import { SendError } from "./types.ts";
 import type { Logger } from "../../core/log.ts";
 import { DEFAULT_UPLOAD_MAX_BYTES, fileTooLarge, readLimited, sniffImage } from "../../core/storage/images.ts";
@@ -194,10 +195,35 @@ export class WechatyAdapter implements ChatAdapter {
       const sent = await contact.say(text);
       return { platformMessageId: sent ? (sent as Message).id : undefined };
     } catch (e) {
-      if (e instanceof SendError) throw e;
-      const text = String((e as Error)?.message ?? e);
-      // "发送消息过于频繁" is WeChat's risk-control answer: back off hard, never retry in a tight loop.
-      throw new SendError(/频繁|frequen/i.test(text) ? "rate_limited" : "transient", text);
+      throw sendErrorOf(e);
     }
   }
+
+  /** A picture or document, to a room or a contact: the same failure classes as send(). */
+  async sendFile(target: SendTarget, file: OutgoingFile) {
+    if (!this.online) throw new SendError("offline", "账号未登录");
+    try {
+      // Base64, not fromBuffer: it serialises (puppet-service sends it over gRPC, the mock keeps it as JSON).
+      const box = FileBox.fromBase64(file.data.toString("base64"), file.name);
+      const to =
+        target.kind === "group"
+          ? ((await this.bot.Room.find({ id: target.groupId })) ?? notFound(`群 ${target.groupId} 不可达`))
+          : ((await this.bot.Contact.find({ id: target.userId })) ?? notFound(`联系人 ${target.userId} 不可达`));
+      const sent = await to.say(box);
+      return { platformMessageId: sent ? (sent as Message).id : undefined };
+    } catch (e) {
+      throw sendErrorOf(e);
+    }
+  }
+}
+
+function notFound(message: string): never {
+  throw new SendError("not_found", message);
+}
+
+function sendErrorOf(e: unknown): SendError {
+  if (e instanceof SendError) return e;
+  const text = String((e as Error)?.message ?? e);
+  // "发送消息过于频繁" is WeChat's risk-control answer: back off hard, never retry in a tight loop.
+  return new SendError(/频繁|frequen/i.test(text) ? "rate_limited" : "transient", text);
 }

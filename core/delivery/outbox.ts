@@ -2,6 +2,7 @@
 // change that caused it. A crash after the write loses nothing: the sender claims unsent rows again.
 import type { PrismaClient, Prisma, Delivery } from "../db/index.ts";
 import type { Coordination } from "../coord/types.ts";
+import type { BroadcastAttachment } from "../broadcasts/attachments.ts";
 
 type Tx = Pick<PrismaClient, "delivery"> | Prisma.TransactionClient;
 
@@ -59,7 +60,8 @@ export interface ClaimedDelivery {
   groupId: number | null;
   identityId: number | null;
   body: string;
-  payload: { mentions?: string[]; partsSent?: number } | null;
+  /** partsSent: text parts (then the attachment, as the last part) already out, so a retry resumes after them. */
+  payload: { mentions?: string[]; partsSent?: number; attachment?: BroadcastAttachment } | null;
   attempts: number;
   maxAttempts: number;
   platformGroupId: string | null;
@@ -82,6 +84,9 @@ export async function claimDue(prisma: PrismaClient, accountId: number, worker: 
           AND (d."accountId" = $1 OR (d."accountId" IS NULL AND (
                 d."identityId" IS NOT NULL OR EXISTS (
                   SELECT 1 FROM "GroupAccount" ga WHERE ga."groupId" = d."groupId" AND ga."accountId" = $1 AND ga.active))))
+          -- A paused or cancelled county broadcast holds its rows (see core/broadcasts).
+          AND (d."broadcastId" IS NULL OR NOT EXISTS (
+                SELECT 1 FROM "Broadcast" bc WHERE bc.id = d."broadcastId" AND bc.status IN ('PAUSED', 'CANCELLED')))
         ORDER BY d.priority, d."nextAttemptAt", d.id
         LIMIT $3
         FOR UPDATE SKIP LOCKED)
@@ -134,6 +139,26 @@ export async function markFailed(
       nextAttemptAt: new Date(Date.now() + backoff),
     },
   });
+}
+
+/**
+ * The account's send budget is spent: the row goes back to the queue without spending an attempt. An unassigned
+ * group row that another online account also reaches is due again now (that account sends it if it has budget);
+ * otherwise it waits for this account's window (`retryAfterMs`).
+ */
+export async function deferForBudget(prisma: PrismaClient, d: Pick<ClaimedDelivery, "id">, accountId: number, retryAfterMs: number) {
+  await prisma.$executeRawUnsafe(
+    `UPDATE "Delivery" d SET status = 'QUEUED', "errorClass" = 'budget', error = '账号发送额度已用完，稍后发送', "lockedBy" = NULL,
+            "lockedUntil" = NULL, attempts = GREATEST(d.attempts - 1, 0), "updatedAt" = now(),
+            "nextAttemptAt" = CASE WHEN d."accountId" IS NULL AND d."groupId" IS NOT NULL AND EXISTS (
+                SELECT 1 FROM "GroupAccount" ga JOIN "BotAccount" b ON b.id = ga."accountId"
+                 WHERE ga."groupId" = d."groupId" AND ga."accountId" <> $2 AND ga.active AND b.status = 'ONLINE')
+              THEN now() ELSE now() + ($3 || ' milliseconds')::interval END
+      WHERE d.id = $1`,
+    d.id,
+    accountId,
+    String(Math.max(0, Math.round(retryAfterMs))),
+  );
 }
 
 export type { Delivery };
