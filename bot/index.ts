@@ -187,8 +187,11 @@ export async function startBot(app: AppContext, opts: StartBotOptions = {}): Pro
     create: { name, channel, puppet: channel === "QQ" ? `onebot-${config.ONEBOT_TRANSPORT}` : config.WECHATY_PUPPET },
     update: {},
   });
-  const setState = (data: Parameters<typeof db.prisma.botAccount.update>[0]["data"]) =>
-    db.prisma.botAccount.update({ where: { id: account.id }, data }).catch((err) => log.warn({ err: err.message }, "更新账号状态失败"));
+  // An account an operator disabled stays disabled whatever its link reports (OneBot reports ONLINE on every reconnect).
+  const setState = (data: Parameters<typeof db.prisma.botAccount.updateMany>[0]["data"]) =>
+    db.prisma.botAccount
+      .updateMany({ where: { id: account.id, status: { not: "DISABLED" } }, data })
+      .catch((err) => log.warn({ err: err.message }, "更新账号状态失败"));
   const onLoginState = (s: LoginState) =>
     void setState(
       s.status === "NEED_LOGIN"

@@ -133,9 +133,10 @@ export async function startSender(ctx: AppContext, adapter: ChatAdapter, initial
       try {
         file = await loadAttachment(attachment);
       } catch (e) {
-        // The store is away (S3 down): an ordinary retry later.
-        await markFailed(db.prisma, d, "transient", `读取附件失败：${(e as Error)?.message ?? e}`);
-        return 0;
+        // The store is away (S3 down): not the message's fault, so no attempt is spent (a two-minute outage must not
+        // fail a whole broadcast); this sender waits a minute before claiming again.
+        await markFailed(db.prisma, d, "transient", `读取附件失败：${(e as Error)?.message ?? e}`, { retryAfterMs: 60_000, countAttempt: false });
+        return 60_000;
       }
       if (!file) {
         await markFailed(db.prisma, d, "attachment_missing", `附件“${attachment.name}”的文件已不存在`, { permanent: true });

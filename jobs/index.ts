@@ -69,6 +69,9 @@ export async function startJobs(ctx: AppContext): Promise<JobsHandle> {
   // downtime (within CALENDAR_CATCHUP_HOURS sent, older recorded as skipped). In this process a tick never overlaps
   // the previous one (a sweep over every branch may outlast a minute); other processes are safe through the keys.
   let calendarRun: Promise<Record<string, unknown>> | null = null;
+  // Until one catch-up tick has succeeded (the start-up one, or a later one if the database was away at start), each
+  // tick also records the reminders of meetings that started during the downtime as skipped.
+  let caughtUp = false;
   const calendarTick = async (now: Date, catchUp: boolean): Promise<Record<string, unknown>> => {
     if (calendarRun) return { busy: true };
     calendarRun = (async () => {
@@ -77,6 +80,7 @@ export async function startJobs(ctx: AppContext): Promise<JobsHandle> {
       const reports = await sendDueReports(ctx.db.prisma, ctx.config, now).catch((e: Error) => void errors.push(e));
       if ((reminders?.deliveries ?? 0) + (reports?.sent ?? 0) > 0) await wakeSenders(ctx.coord);
       if (errors.length) throw errors[0];
+      if (catchUp) caughtUp = true;
       return { catchUp, reminders: reminders && { sent: reminders.sent, skipped: reminders.skipped, deliveries: reminders.deliveries, sweeps: reminders.sweeps }, reports };
     })();
     try {
@@ -85,10 +89,10 @@ export async function startJobs(ctx: AppContext): Promise<JobsHandle> {
       calendarRun = null;
     }
   };
-  schedule("calendar", ctx.config.CALENDAR_TICK_CRON, (fireAt) => calendarTick(new Date(Math.max(Date.now(), fireAt.getTime())), false));
+  schedule("calendar", ctx.config.CALENDAR_TICK_CRON, (fireAt) => calendarTick(new Date(Math.max(Date.now(), fireAt.getTime())), !caughtUp));
   const startAt = new Date();
   const startup = runOnce(ctx, "calendar", startAt, () => calendarTick(startAt, true)).catch((e: Error): JobOutcome => {
-    // The database is not there yet (runOnce could not even record the fire): the first scheduled tick catches up.
+    // The database is not there yet (runOnce could not even record the fire): the scheduled ticks catch up instead.
     ctx.log.error({ err: e.message }, "启动时的三会一课补发未能执行");
     return "failed";
   });

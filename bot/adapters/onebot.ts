@@ -231,6 +231,8 @@ export class OneBotAdapter implements ChatAdapter {
   }
 
   private adopt(ws: WebSocket, role: OneBotRole) {
+    // A new link starts from what it reports: a heartbeat that said "QQ offline" on the old one does not stick.
+    this.qqOnline = true;
     const link: Link = { ws, role };
     this.links.add(link);
     ws.on("message", (data) => this.onFrame(data.toString()));
@@ -576,7 +578,8 @@ export class OneBotAdapter implements ChatAdapter {
     if (!this.isOnline()) throw new SendError("offline", "QQ 账号未连接");
     const data = `base64://${file.data.toString("base64")}`;
     const image = file.kind === "image" || (!file.kind && /^image\//.test(file.mimeType ?? ""));
-    const timeout = Math.max(this.opts.actionTimeoutMs ?? 15_000, 60_000);
+    // Uploads of a few MB over a county uplink are slow: a minute plus 10 s per MB.
+    const timeout = Math.max(this.opts.actionTimeoutMs ?? 15_000, 60_000 + Math.ceil(file.data.length / 1_000_000) * 10_000);
     if (image) {
       const message = [{ type: "image", data: { file: data, name: file.name } }];
       return target.kind === "group"
@@ -589,12 +592,16 @@ export class OneBotAdapter implements ChatAdapter {
   }
 
   private async sendAction(action: string, params: Record<string, unknown>, timeoutMs?: number) {
+    const isFile = timeoutMs !== undefined;
     try {
       const data = (await this.call(action, params, timeoutMs)) as { message_id?: unknown } | null;
       return { platformMessageId: data?.message_id !== undefined && data?.message_id !== null ? num(data.message_id) : undefined };
     } catch (e) {
       if (!(e instanceof OneBotActionError)) throw new SendError("transient", String((e as Error)?.message ?? e));
-      const failure = sendFailureOf(e);
+      // An upload that outlived our wait is not risk control: its outcome is unknown (NapCat often finishes it). It
+      // is retried as an ordinary failure that spends an attempt, so it gives up after maxAttempts instead of
+      // cooling the account down and uploading again forever.
+      const failure = isFile && e.kind === "timeout" ? "transient" : sendFailureOf(e);
       throw new SendError(failure, `${action}: ${e.kind === "failed" ? `retcode ${e.retcode ?? "?"} ` : ""}${e.message}`);
     }
   }
