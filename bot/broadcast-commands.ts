@@ -1,6 +1,7 @@
 // Chat commands for county admins about county broadcasts: 待审广播, 批准广播 <编号>, 驳回广播 <编号> <理由>,
 // 广播进度 <编号>, 取消广播 <编号>. The rules live in core/broadcasts/; answers go to the sender privately.
-import type { CommandContext, CommandReply, CommandSpec } from "./commands.ts";
+import type { CommandContext, CommandSpec } from "./commands.ts";
+import { privately, WORDS } from "./command-text.ts";
 import { badRequest } from "../core/errors.ts";
 import { formatZhDateTime } from "../core/meetings/time.ts";
 import {
@@ -15,9 +16,6 @@ import {
   type BroadcastTarget,
 } from "../core/broadcasts/broadcasts.ts";
 
-const SPACE = /[\s\u3000]+/u;
-const privately = (text: string): CommandReply[] => [{ text, to: "sender" }];
-
 const actorOf = (c: CommandContext): BroadcastActor => ({
   cadreUserId: c.principal.cadreUserId,
   role: c.principal.role,
@@ -27,7 +25,7 @@ const actorOf = (c: CommandContext): BroadcastActor => ({
 });
 
 function refAndRest(args: string, usage: string) {
-  const [first = "", ...rest] = args.split(SPACE).filter(Boolean);
+  const [first = "", ...rest] = args.split(WORDS).filter(Boolean);
   if (!first) throw badRequest("BROADCAST_NUMBER_REQUIRED", `请写上广播编号，例如：${usage}`);
   return { ref: first, rest: rest.join(" ") };
 }

@@ -3,6 +3,7 @@
 // Ticket details are personal: every answer goes to the sender privately, except the short acknowledgement of a
 // filing made in a group, which never repeats the content.
 import type { CommandContext, CommandReply, CommandSpec } from "./commands.ts";
+import { privately, WORDS } from "./command-text.ts";
 import type { ComplaintRating } from "../core/db/index.ts";
 import { badRequest, isAppError } from "../core/errors.ts";
 import { findUnitByCodeOrName } from "../core/chat/binding.ts";
@@ -26,7 +27,6 @@ import { complaintInbox, myComplaints, viewComplaint, type ComplaintView } from 
 import { RATING_LABEL } from "../core/complaints/state.ts";
 
 const HISTORY_LINES = 15;
-const SPACE = /[\s\u3000]+/u;
 
 const actorOf = (c: CommandContext): ComplaintActor => ({
   role: c.principal.role,
@@ -41,11 +41,9 @@ const filerOf = (c: CommandContext): FilerRef => ({ identityId: c.identity.id, m
 
 const viewerOf = (c: CommandContext) => ({ role: c.principal.role, orgPath: c.principal.orgPath, cadreUserId: c.principal.cadreUserId, memberId: c.principal.memberId, identityId: c.identity.id });
 
-const privately = (text: string): CommandReply[] => [{ text, to: "sender" }];
-
 /** "<编号> <rest>": the ticket number first, required. */
 function numberAndRest(args: string, usage: string): { number: string; rest: string } {
-  const [first = "", ...rest] = args.split(SPACE).filter(Boolean);
+  const [first = "", ...rest] = args.split(WORDS).filter(Boolean);
   const number = parseComplaintNumber(first);
   if (!number) throw badRequest("COMPLAINT_NUMBER_REQUIRED", first ? `“${first}”不是诉求编号，编号形如 LX20261125-0007。用法：${usage}` : `请写上诉求编号，例如：${usage}`);
   return { number, rest: rest.join(" ") };
@@ -120,7 +118,7 @@ const complaintCommand: CommandSpec = {
   example: "诉求 LX20261125-0007",
   handler: async (c) => {
     // A ticket number as the first word asks about that ticket ("诉求 LX20261125-0007 怎么样了"); anything else is a filing.
-    const number = parseComplaintNumber(c.args.split(SPACE)[0]);
+    const number = parseComplaintNumber(c.args.split(WORDS)[0]);
     if (!number) return file(c);
     return privately(detailText(await viewComplaint(c.tx, viewerOf(c), number)));
   },
@@ -187,7 +185,7 @@ function rateCommand(rating: ComplaintRating): CommandSpec {
     where: "any",
     example: rating === "DISSATISFIED" ? "不满意 路灯修好又坏了" : label,
     handler: async (c) => {
-      const [first, ...rest] = c.args.split(SPACE).filter(Boolean);
+      const [first, ...rest] = c.args.split(WORDS).filter(Boolean);
       const number = parseComplaintNumber(first);
       const comment = number ? rest.join(" ") : c.args;
       try {
@@ -257,7 +255,7 @@ const transferCommand: CommandSpec = {
   example: "转办 LX20261125-0007 河西村党支部 道路属河西村管护",
   handler: async (c) => {
     const { number, rest } = numberAndRest(c.args, "转办 LX20261125-0007 河西村党支部 理由");
-    const [unitText = "", ...reason] = rest.split(SPACE).filter(Boolean);
+    const [unitText = "", ...reason] = rest.split(WORDS).filter(Boolean);
     if (!unitText) throw badRequest("UNIT_REQUIRED", "请写上转给哪个单位（编码或名称）和理由，例如：转办 LX20261125-0007 河西村党支部 道路属河西村管护");
     const unit = await findUnitByCodeOrName(c.tx, unitText);
     const r = await transferComplaint(c.tx, actorOf(c), number, unit.id, reason.join(" "), c.app.config);
@@ -305,7 +303,7 @@ const extendCommand: CommandSpec = {
   example: "延期 LX20261125-0007 3 需等配件到货",
   handler: async (c) => {
     const { number, rest } = numberAndRest(c.args, "延期 LX20261125-0007 3 理由");
-    const [daysText = "", ...reason] = rest.split(SPACE).filter(Boolean);
+    const [daysText = "", ...reason] = rest.split(WORDS).filter(Boolean);
     const daysWord = daysText.replace(/天|个?工作日$/u, "");
     const days = /^\d{1,3}$/.test(daysWord) ? Number(daysWord) : NaN;
     if (Number.isNaN(days)) throw badRequest("EXTENSION_DAYS_INVALID", "请写上延期的工作日数和理由，例如：延期 LX20261125-0007 3 需等配件到货");
