@@ -13,19 +13,13 @@ import { createCoordination } from "../core/coord/index.ts";
 import { wakeSenders, PRIORITY } from "../core/delivery/outbox.ts";
 import { runDueBroadcasts } from "../core/broadcasts/broadcasts.ts";
 import { createLogger } from "../core/log.ts";
-import { deleteKeysWithPrefix } from "../core/redis.ts";
 import { MockWechat } from "../bot/adapters/wechaty-mock.ts";
 import { WechatyAdapter } from "../bot/adapters/wechaty.ts";
 import { startBot, type BotHandle } from "../bot/index.ts";
-import { median, type BenchHarness, type ScratchDatabase, waitUntil } from "./harness.ts";
+import { median, positiveEnv, teardownBotRun, type BenchHarness, type ScratchDatabase, waitUntil } from "./harness.ts";
 
-const int = (name: string, def: number) => {
-  const v = Number(process.env[name] ?? def);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} 必须是正整数`);
-  return v;
-};
-const N = int("BENCH_BROADCAST_GROUPS", 10_000);
-const M = int("BENCH_BROADCAST_SENDS", 300);
+const N = positiveEnv("BENCH_BROADCAST_GROUPS", 10_000);
+const M = positiveEnv("BENCH_BROADCAST_SENDS", 300);
 const REDIS_URL = process.env.BENCH_REDIS_URL || process.env.REDIS_URL || "redis://127.0.0.1:6379";
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || "silent";
 const BODY = "【县委组织部通知】请各支部于本周五前完成年度组织生活会准备工作。";
@@ -136,14 +130,8 @@ async function sendSetup(h: BenchHarness): Promise<Send> {
   }
 }
 
-async function sendTeardown(o: Send) {
-  try {
-    await o.bot?.stop().catch(() => undefined);
-    await o.ctx?.coord.close().catch(() => undefined);
-    await o.scratch?.drop();
-  } finally {
-    if (o.prefix) await deleteKeysWithPrefix(REDIS_URL, o.prefix);
-  }
+async function sendTeardown(o: Send): Promise<void> {
+  await teardownBotRun(o, REDIS_URL);
 }
 
 export default async function broadcastBench(h: BenchHarness): Promise<void> {

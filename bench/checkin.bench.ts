@@ -36,23 +36,17 @@ import { loadConfig } from "../core/config.ts";
 import type { AppContext } from "../core/context.ts";
 import { createCoordination } from "../core/coord/index.ts";
 import { createLogger } from "../core/log.ts";
-import { deleteKeysWithPrefix } from "../core/redis.ts";
 import { flushSummary, pendingSummaries } from "../core/meetings/summaries.ts";
 import { MockWechat } from "../bot/adapters/wechaty-mock.ts";
 import { WechatyAdapter } from "../bot/adapters/wechaty.ts";
 import { startBot, type BotHandle } from "../bot/index.ts";
 import { generateCounty, mulberry32, type CountyData } from "../prisma/seed/county.ts";
 import { loadCounty } from "../prisma/seed/load.ts";
-import { median, type BenchHarness, type BenchResult, type ScratchDatabase, waitUntil } from "./harness.ts";
+import { median, positiveEnv, teardownBotRun, type BenchHarness, type BenchResult, type ScratchDatabase, waitUntil } from "./harness.ts";
 
-const positive = (name: string, fallback: number) => {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} 必须是正整数`);
-  return v;
-};
-const WINDOW = positive("BENCH_CHECKIN_WINDOW", 2000);
+const WINDOW = positiveEnv("BENCH_CHECKIN_WINDOW", 2000);
 /** Members of the generated county (every one checks in once). */
-const MEMBERS = positive("BENCH_CHECKIN_MEMBERS", 25_000);
+const MEMBERS = positiveEnv("BENCH_CHECKIN_MEMBERS", 25_000);
 /**
  * Runs per side: each builds a county database and 25,000 mock contacts (~15 s of setup), so 2 (a whole run of this
  * file takes about two minutes) unless BENCH_REPEAT says otherwise.
@@ -61,7 +55,7 @@ const REPEAT = process.env.BENCH_REPEAT ? undefined : 2;
 const ACCOUNT = "bench-checkin";
 const TEXT = "签到";
 /** A run that has not handled every message by then fails (lost or stuck messages). */
-const DEADLINE_MS = positive("BENCH_CHECKIN_DEADLINE_MS", 180_000);
+const DEADLINE_MS = positiveEnv("BENCH_CHECKIN_DEADLINE_MS", 180_000);
 const REDIS_URL = process.env.BENCH_REDIS_URL || process.env.REDIS_URL || "redis://127.0.0.1:6379";
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || "silent";
 /** Setup progress on stderr (BENCH_CHECKIN_VERBOSE=1). */
@@ -277,13 +271,7 @@ async function oursSetup(h: BenchHarness): Promise<Ours> {
 }
 
 async function oursTeardown(o: Partial<Ours>): Promise<void> {
-  try {
-    if (!o.stopped) await o.bot?.stop().catch(() => undefined);
-    await o.ctx?.coord.close().catch(() => undefined);
-    await o.scratch?.drop();
-  } finally {
-    if (o.prefix) await deleteKeysWithPrefix(REDIS_URL, o.prefix);
-  }
+  await teardownBotRun({ ...o, bot: o.stopped ? undefined : o.bot }, REDIS_URL);
 }
 
 /** CPU time of this process during each timed part (user + system), for the absolute line. */

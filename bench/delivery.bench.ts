@@ -10,11 +10,10 @@ import type { AppContext } from "../core/context.ts";
 import { createCoordination } from "../core/coord/index.ts";
 import { wakeSenders, PRIORITY } from "../core/delivery/outbox.ts";
 import { createLogger } from "../core/log.ts";
-import { deleteKeysWithPrefix } from "../core/redis.ts";
 import { MockWechat } from "../bot/adapters/wechaty-mock.ts";
 import { WechatyAdapter } from "../bot/adapters/wechaty.ts";
 import { startBot, type BotHandle } from "../bot/index.ts";
-import { median, type BenchHarness, type BenchResult, type ScratchDatabase, waitUntil } from "./harness.ts";
+import { median, positiveEnv, teardownBotRun, type BenchHarness, type BenchResult, type ScratchDatabase, waitUntil } from "./harness.ts";
 
 const M = (() => {
   const v = Number(process.env.BENCH_DELIVERIES ?? 600);
@@ -123,13 +122,7 @@ async function oursCheck(o: Ours): Promise<void> {
 }
 
 async function oursTeardown(o: Partial<Ours>): Promise<void> {
-  try {
-    await o.bot?.stop().catch(() => undefined);
-    await o.ctx?.coord.close().catch(() => undefined);
-    await o.scratch?.drop();
-  } finally {
-    if (o.prefix) await deleteKeysWithPrefix(REDIS_URL, o.prefix);
-  }
+  await teardownBotRun(o, REDIS_URL);
 }
 
 // ---- baseline: the same adapter on the same mock, called in a plain loop ----

@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { openDatabase, type Database } from "../core/db/index.ts";
 import { applyMigrations } from "../core/db/migrate.ts";
+import { deleteKeysWithPrefix } from "../core/redis.ts";
 
 export const DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres";
 
@@ -43,6 +44,27 @@ export interface ScratchDatabase {
   db: Database;
   /** Closes the connections and drops the database; idempotent. */
   drop(): Promise<void>;
+}
+
+/** A positive integer from the environment (benchmark sizes and windows), or `fallback`. */
+export function positiveEnv(name: string, fallback: number): number {
+  const v = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} 必须是正整数`);
+  return v;
+}
+
+/** Undoes a bot run's setup, whatever part of it was reached: the bot, its coordination client, its scratch database and its Redis keys. */
+export async function teardownBotRun(
+  o: { bot?: { stop(): Promise<void> }; ctx?: { coord: { close(): Promise<void> } }; scratch?: ScratchDatabase; prefix?: string },
+  redisUrl: string,
+): Promise<void> {
+  try {
+    await o.bot?.stop().catch(() => undefined);
+    await o.ctx?.coord.close().catch(() => undefined);
+    await o.scratch?.drop();
+  } finally {
+    if (o.prefix) await deleteKeysWithPrefix(redisUrl, o.prefix);
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

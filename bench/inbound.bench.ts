@@ -24,22 +24,16 @@ import { loadConfig } from "../core/config.ts";
 import type { AppContext } from "../core/context.ts";
 import { createCoordination } from "../core/coord/index.ts";
 import { createLogger } from "../core/log.ts";
-import { deleteKeysWithPrefix } from "../core/redis.ts";
 import { MockWechat } from "../bot/adapters/wechaty-mock.ts";
 import { WechatyAdapter } from "../bot/adapters/wechaty.ts";
 import { startBot, type BotHandle } from "../bot/index.ts";
-import { median, type BenchHarness, type BenchResult, type ScratchDatabase, waitUntil } from "./harness.ts";
+import { median, positiveEnv, teardownBotRun, type BenchHarness, type BenchResult, type ScratchDatabase, waitUntil } from "./harness.ts";
 
-const positive = (name: string, fallback: number) => {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} 必须是正整数`);
-  return v;
-};
 /** Messages of the all-commands workload (each costs our path ~10 ms of CPU: keep a run a few seconds long). */
-const COMMANDS = positive("BENCH_INBOUND_COMMANDS", 300);
+const COMMANDS = positiveEnv("BENCH_INBOUND_COMMANDS", 300);
 /** Messages of the 90/10 mix. */
-const MIXED = positive("BENCH_INBOUND_MESSAGES", 2_000);
-const WINDOW = positive("BENCH_INBOUND_WINDOW", 32);
+const MIXED = positiveEnv("BENCH_INBOUND_MESSAGES", 2_000);
+const WINDOW = positiveEnv("BENCH_INBOUND_WINDOW", 32);
 const MEMBERS = 200;
 const ROOM = "bench-inbound@chatroom";
 const ACCOUNT = "bench-inbound";
@@ -169,13 +163,7 @@ async function oursSetup(h: BenchHarness): Promise<Ours> {
 }
 
 async function oursTeardown(o: Partial<Ours>): Promise<void> {
-  try {
-    await o.bot?.stop().catch(() => undefined);
-    await o.ctx?.coord.close().catch(() => undefined);
-    await o.scratch?.drop();
-  } finally {
-    if (o.prefix) await deleteKeysWithPrefix(REDIS_URL, o.prefix);
-  }
+  await teardownBotRun(o, REDIS_URL);
 }
 
 async function oursCheck(o: Ours, lines: Line[]): Promise<void> {
