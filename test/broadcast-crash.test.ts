@@ -15,7 +15,7 @@ import type { SmallCounty } from "./support/fixtures.ts";
 import { createTestContext, type TestContext } from "./support/context.ts";
 import { freePort, startRole, type RoleProcess } from "./support/crash-child.ts";
 import { smallCounty } from "./support/fixtures.ts";
-import { cadreActor } from "./support/broadcast-fixtures.ts";
+import { botAccount, boundGroup, cadreActor } from "./support/broadcast-fixtures.ts";
 
 const ACCOUNT = "wx-bc-crash";
 const GROUPS = 30;
@@ -55,11 +55,8 @@ beforeAll(async () => {
   county = await smallCounty(prisma, "K");
   admin1 = await cadreActor(prisma, "k-county-1", county.county);
   admin2 = await cadreActor(prisma, "k-county-2", county.county);
-  const account = await prisma.botAccount.create({ data: { name: ACCOUNT, channel: "WECHAT", sendsPerMinute: 1_000, sendsPerHour: 10_000 } });
-  for (const [i, r] of rooms.entries()) {
-    const g = await prisma.chatGroup.create({ data: { channel: "WECHAT", platformGroupId: r, topic: r, kind: "BRANCH", orgUnitId: i % 2 ? county.branch1.id : county.branch2.id } });
-    await prisma.groupAccount.create({ data: { groupId: g.id, accountId: account.id } });
-  }
+  const account = await botAccount(prisma, ACCOUNT, { sendsPerMinute: 1_000 });
+  for (const [i, r] of rooms.entries()) await boundGroup(prisma, r, i % 2 ? county.branch1.id : county.branch2.id, [account]);
   env = {
     DATABASE_URL: ctx.db.url,
     REDIS_URL: ctx.config.REDIS_URL!,
