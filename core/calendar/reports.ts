@@ -22,7 +22,8 @@ import ExcelJS from "exceljs";
 import type { Config } from "../config.ts";
 import type { Prisma, PrismaClient, ReportKind } from "../db/index.ts";
 import { enqueue, PRIORITY } from "../delivery/outbox.ts";
-import { complaintMetrics, type ComplaintCounts } from "../complaints/metrics.ts";
+import { complaintMetrics, sumComplaintCounts, type ComplaintCounts } from "../complaints/metrics.ts";
+import { ratio } from "../rate.ts";
 import { notFound } from "../errors.ts";
 import type { ScopeHolder } from "../org/scope.ts";
 import {
@@ -104,42 +105,7 @@ export interface PeriodSummary {
   total: SummaryRow;
 }
 
-const ratio = (n: number, d: number) => (d === 0 ? null : Math.round((n / d) * 10_000) / 10_000);
-
-const emptyCounts = (): ComplaintCounts => ({
-  filed: 0,
-  withdrawn: 0,
-  respondedInTime: 0,
-  responseRate: null,
-  resolved: 0,
-  resolveRate: null,
-  rated: 0,
-  satisfied: 0,
-  satisfactionRate: null,
-  overdueOpen: 0,
-  avgResolveHours: null,
-});
-
-/** Several units' complaint counts as one (rates recomputed; the mean resolution time weighted by resolved tickets). */
-function sumCounts(list: ComplaintCounts[]): ComplaintCounts {
-  const s = emptyCounts();
-  let hours = 0;
-  for (const c of list) {
-    s.filed += c.filed;
-    s.withdrawn += c.withdrawn;
-    s.respondedInTime += c.respondedInTime;
-    s.resolved += c.resolved;
-    s.rated += c.rated;
-    s.satisfied += c.satisfied;
-    s.overdueOpen += c.overdueOpen;
-    hours += (c.avgResolveHours ?? 0) * c.resolved;
-  }
-  s.responseRate = ratio(s.respondedInTime, s.filed);
-  s.resolveRate = ratio(s.resolved, s.filed);
-  s.satisfactionRate = ratio(s.satisfied, s.rated);
-  s.avgResolveHours = s.resolved ? Math.round((hours / s.resolved) * 10) / 10 : null;
-  return s;
-}
+const emptyCounts = (): ComplaintCounts => sumComplaintCounts([]);
 
 const sum = <T>(list: T[], f: (x: T) => number) => list.reduce((n, x) => n + f(x), 0);
 
@@ -279,7 +245,7 @@ export async function periodSummary(tx: Tx, unit: UnitRef & { path: string }, pe
     branches,
     towns: towns.map((t) => {
       const rows = branches.filter((b) => b.townId === t.id);
-      const complaints = t.id == null ? sumCounts(rows.map((r) => r.complaints)) : (townCounts.get(t.id) ?? emptyCounts());
+      const complaints = t.id == null ? sumComplaintCounts(rows.map((r) => r.complaints)) : (townCounts.get(t.id) ?? emptyCounts());
       return { ...t, ...rowOf(evals.filter((e) => e.branch.townId === t.id), rows, complaints) };
     }),
     total: rowOf(evals, branches, byUnit?.total ?? emptyCounts()),

@@ -9,6 +9,7 @@
 import { z } from "zod";
 import type { MeetingStatus, MeetingType } from "../db/index.ts";
 import { chinaDate, chinaParts, periodsWithin, type Period, type PeriodKind } from "./periods.ts";
+import { ratio } from "../rate.ts";
 
 export const REQUIRED_TYPES = ["MEMBER_CONGRESS", "COMMITTEE", "PARTY_GROUP", "PARTY_LECTURE", "THEME_DAY"] as const;
 export type RequiredType = (typeof REQUIRED_TYPES)[number];
@@ -225,5 +226,5 @@ export function evaluateBranch(facts: BranchFacts, county: CalendarRules, span: 
 export function complianceRate(obligations: Obligation[]): number | null {
   const counted = obligations.filter((o) => o.state === "HELD" || o.state === "OVERDUE");
   if (counted.length === 0) return null;
-  return Math.round((counted.filter((o) => o.state === "HELD").length / counted.length) * 10_000) / 10_000;
+  return ratio(counted.filter((o) => o.state === "HELD").length, counted.length);
 }

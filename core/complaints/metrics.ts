@@ -3,6 +3,7 @@
 import { badRequest, forbidden, notFound } from "../errors.ts";
 import { pathInScope, type ScopeHolder } from "../org/scope.ts";
 import { isCadre, type Tx } from "./transition.ts";
+import { ratio } from "../rate.ts";
 
 export interface ComplaintCounts {
   /** Filed in the period, not counting withdrawn ones (every rate below is over these). */
@@ -53,8 +54,6 @@ interface Raw {
   resolveHoursSum: number;
 }
 
-const ratio = (n: number, d: number) => (d === 0 ? null : Math.round((n / d) * 10_000) / 10_000);
-
 function finish(r: Raw): ComplaintCounts {
   return {
     filed: r.filed,
@@ -83,6 +82,13 @@ const add = (a: Raw, b: Raw): Raw => ({
 });
 
 const ZERO: Raw = { filed: 0, withdrawn: 0, respondedInTime: 0, resolved: 0, rated: 0, satisfied: 0, overdueOpen: 0, resolveHoursSum: 0 };
+
+/** Several units' counts as one: rates recomputed, the mean resolution time weighted by resolved tickets. */
+export function sumComplaintCounts(list: ComplaintCounts[]): ComplaintCounts {
+  return finish(
+    list.reduce<Raw>((acc, c) => add(acc, { ...c, resolveHoursSum: (c.avgResolveHours ?? 0) * c.resolved }), ZERO),
+  );
+}
 
 /**
  * Metrics of the tickets filed in [from, to) whose unit is in the scope's subtree (and in `unitId`'s subtree when
