@@ -265,6 +265,89 @@ export async function monthlyReport(tx: Tx, scope: ScopeHolder, monthKey: string
   return { kind: "MONTHLY", ...(await periodSummary(tx, unit, period, at)) };
 }
 
+// ───────────────────────────── 参会率 trend ─────────────────────────────
+
+export interface AttendanceTrendItem {
+  /** "2026-06". */
+  month: string;
+  /** "2026年6月". */
+  label: string;
+  /** As the 月报告's attendance for the same unit and month: HELD 三会一课 meetings, 应到/实到/请假 人次, 参会率. */
+  meetings: number;
+  expected: number;
+  attended: number;
+  leave: number;
+  rate: number | null;
+}
+
+export interface AttendanceTrend {
+  unit: UnitRef;
+  items: AttendanceTrendItem[];
+}
+
+/**
+ * 参会率 month by month for the `months` months ending with the one containing `at` (oldest first), for the
+ * caller's subtree (or `unitId` in it). Same definition as the 月报告 (see meetingFigures and the file comment):
+ * HELD meetings of the five 三会一课 types planned in the month, of the active branches under the unit and their
+ * party groups; expected = the meeting unit's current roster, present/leave = attendance of members on it. One
+ * set-based query for all months.
+ */
+export async function attendanceTrend(tx: Tx, scope: ScopeHolder, opts: { months: number; at: Date; unitId?: number | null }): Promise<AttendanceTrend> {
+  const unit = await resolveScopeUnit(tx, scope, opts.unitId);
+  const periods: Period[] = [periodOf("month", opts.at)];
+  while (periods.length < opts.months) periods.unshift(previousPeriod(periods[0]));
+  const from = periods[0].start;
+  const to = periods[periods.length - 1].end;
+  // Months are bucketed on the Shanghai clock (UTC+8, no daylight saving); sessions and columns are UTC.
+  const rows = await tx.$queryRaw<{ month: string; meetings: number; expected: number; present: number; leave: number }[]>`
+    WITH b AS (
+      SELECT id FROM "OrgUnit" WHERE kind = 'BRANCH' AND active AND starts_with(path, ${unit.path})
+    ), m AS (
+      SELECT m.id, u.id AS "unitId", u.kind::text AS kind, to_char(m."plannedAt" + interval '8 hours', 'YYYY-MM') AS month
+        FROM "Meeting" m JOIN "OrgUnit" u ON u.id = m."orgUnitId"
+       WHERE m."plannedAt" >= ${from} AND m."plannedAt" < ${to} AND m.status = 'HELD'
+         AND m.type::text = ANY(${[...REQUIRED_TYPES]}::text[])
+         AND ((u.kind = 'BRANCH' AND u.id IN (SELECT id FROM b)) OR (u.kind = 'PARTY_GROUP' AND u."parentId" IN (SELECT id FROM b)))
+    ), roster AS (
+      SELECT r."branchId" AS "unitId", count(*)::int AS n FROM "Member" r
+       WHERE r.status IN ('ACTIVE', 'PROBATIONARY') AND r."branchId" IN (SELECT "unitId" FROM m WHERE kind = 'BRANCH') GROUP BY r."branchId"
+      UNION ALL
+      SELECT r."partyGroupId", count(*)::int FROM "Member" r
+       WHERE r.status IN ('ACTIVE', 'PROBATIONARY') AND r."partyGroupId" IN (SELECT "unitId" FROM m WHERE kind = 'PARTY_GROUP') GROUP BY r."partyGroupId"
+    ), att AS (
+      SELECT a."meetingId",
+             (count(*) FILTER (WHERE a.status = 'PRESENT'))::int AS present,
+             (count(*) FILTER (WHERE a.status = 'LEAVE'))::int AS leave
+        FROM m JOIN "Attendance" a ON a."meetingId" = m.id
+        JOIN "Member" r ON r.id = a."memberId" AND r.status IN ('ACTIVE', 'PROBATIONARY')
+                       AND CASE WHEN m.kind = 'BRANCH' THEN r."branchId" = m."unitId" ELSE r."partyGroupId" = m."unitId" END
+       GROUP BY a."meetingId"
+    )
+    SELECT m.month,
+           count(*)::int AS meetings,
+           COALESCE(sum(roster.n), 0)::int AS expected,
+           COALESCE(sum(att.present), 0)::int AS present,
+           COALESCE(sum(att.leave), 0)::int AS leave
+      FROM m LEFT JOIN att ON att."meetingId" = m.id LEFT JOIN roster ON roster."unitId" = m."unitId"
+     GROUP BY m.month`;
+  const byMonth = new Map(rows.map((r) => [r.month, r]));
+  return {
+    unit: { id: unit.id, code: unit.code, name: unit.name, kind: unit.kind },
+    items: periods.map((p) => {
+      const r = byMonth.get(p.key);
+      return {
+        month: p.key,
+        label: p.label,
+        meetings: r?.meetings ?? 0,
+        expected: r?.expected ?? 0,
+        attended: r?.present ?? 0,
+        leave: r?.leave ?? 0,
+        rate: r ? ratio(r.present, r.expected) : null,
+      };
+    }),
+  };
+}
+
 // ───────────────────────────── 季通报 ─────────────────────────────
 
 /** The weights of the 季通报 score; see the file comment and townScore. */
