@@ -14,6 +14,7 @@ import { registerBroadcastRoutes } from "./routes/broadcasts.ts";
 import { registerCalendarRoutes } from "./routes/calendar.ts";
 import { registerCalendarReportRoutes } from "./routes/calendar-reports.ts";
 import { registerComplaintRoutes } from "./routes/complaints.ts";
+import { consoleStatic } from "./routes/console.ts";
 import { registerDocsRoutes } from "./routes/docs.ts";
 import { registerGroupRoutes } from "./routes/groups.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
@@ -22,6 +23,8 @@ import { registerMpRoutes } from "./routes/mp.ts";
 import { registerNoticeRoutes } from "./routes/notices.ts";
 import { registerOrgRoutes } from "./routes/org.ts";
 import { registerQrPageRoutes } from "./routes/qr-page.ts";
+import { registerReportTrendRoutes } from "./routes/reports-trend.ts";
+import { registerRosterRoutes } from "./routes/roster.ts";
 import type { ApiApp, ApiContextExt, ApiState } from "./types.ts";
 import { createApiRouter } from "./validate.ts";
 
@@ -54,12 +57,15 @@ export function createApp(deps: AppContext, options: ApiOptions = {}): ApiApp {
   registerQrPageRoutes(api);
   registerCalendarRoutes(api);
   registerCalendarReportRoutes(api);
+  registerReportTrendRoutes(api);
+  registerRosterRoutes(api);
   registerDocsRoutes(api);
 
   app.use(requestId());
   app.use(requestLogger());
   app.use(baseHeaders());
   app.use(errorHandler());
+  app.use(consoleStatic());
   app.use(jsonBody(deps.config.API_BODY_LIMIT));
   app.use(api.router.routes());
   app.use(api.router.allowedMethods());

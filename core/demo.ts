@@ -59,8 +59,8 @@ async function main() {
     const room = await openDemoRoom(runtime, wechat);
     wechat.login();
     await printCounty(runtime);
-    out(`API 地址：${runtime.api!.url}   接口文档：${runtime.api!.url}/api/docs`);
-    out(`演示账号：county_admin / ${DEMO_PASSWORDS.county}（县级）  town01_admin / ${DEMO_PASSWORDS.town}（乡镇）`);
+    out(`管理控制台：${runtime.api!.url}/console/   API 地址：${runtime.api!.url}   接口文档：${runtime.api!.url}/api/docs`);
+    out(`演示账号：county_admin 与 county_admin2 / ${DEMO_PASSWORDS.county}（县级，广播须另一人审批）  town01_admin / ${DEMO_PASSWORDS.town}（乡镇）`);
     out("");
     out(`模拟微信群「${room.topic}」（${room.members.length} 人）：`);
     wechat.onBotSaid((m) => {

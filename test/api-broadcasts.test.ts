@@ -113,6 +113,28 @@ describe("county broadcasts API", () => {
     expectError(await call("/api/broadcasts", { token: tokens.county1, body: { text: "长".repeat(9001), target: { scope: "all" } } }), 400, "BROADCAST_TEXT_TOO_LONG");
     expectError(await call("/api/broadcasts/GB20990101-9999", { token: tokens.county1 }), 404, "BROADCAST_NOT_FOUND");
   });
+
+  test("the console's history: status=ALL lists every broadcast newest first; one status filters; pending stays the default", async () => {
+    const draft = async (text: string) => (await call("/api/broadcasts", { token: tokens.county1, body: { text, target: { scope: "all" } } })).json.broadcast;
+    const first = await draft("历史列表一");
+    const second = await draft("历史列表二");
+    expect((await call(`/api/broadcasts/${first.id}/reject`, { token: tokens.county2, body: { reason: "内容重复" } })).status).toBe(200);
+
+    const all = await call("/api/broadcasts?status=ALL&limit=200", { token: tokens.county2 });
+    expect(all.status).toBe(200);
+    const ids = all.json.items.map((b: { id: number }) => b.id);
+    expect(ids).toEqual([...ids].sort((a, b) => b - a));
+    expect(ids).toEqual(expect.arrayContaining([first.id, second.id]));
+    const rejected = await call("/api/broadcasts?status=REJECTED", { token: tokens.county2 });
+    expect(rejected.json.items.map((b: { id: number }) => b.id)).toContain(first.id);
+    expect(rejected.json.items.every((b: { status: string }) => b.status === "REJECTED")).toBe(true);
+    const pending = await call("/api/broadcasts", { token: tokens.county2 });
+    expect(pending.json.items.map((b: { id: number }) => b.id)).toContain(second.id);
+    expect(pending.json.items.map((b: { id: number }) => b.id)).not.toContain(first.id);
+    expect(expectError(await call("/api/broadcasts?status=DONE", { token: tokens.county2 }), 400, "VALIDATION_FAILED").fields[0].message).toMatch(/ALL/);
+    expectError(await call("/api/broadcasts?status=ALL&limit=500", { token: tokens.county2 }), 400, "VALIDATION_FAILED");
+    expectError(await call("/api/broadcasts?status=ALL", { token: tokens.town1 }), 403, "FORBIDDEN");
+  });
 });
 
 describe("a broadcast with an attachment (multipart)", () => {

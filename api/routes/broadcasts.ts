@@ -8,6 +8,7 @@ import {
   cancelBroadcast,
   draftBroadcast,
   getBroadcast,
+  listBroadcasts,
   pauseBroadcast,
   pendingBroadcasts,
   previewTarget,
@@ -123,6 +124,16 @@ const ReportSchema = z
   })
   .meta({ id: "BroadcastReport", description: "waiting：排队中但目前没有在线账号可达的群（不算失败）；failed 附失败类别 errorClass（not_found、permanent、transient…）" });
 
+const ListQuery = z.object({
+  status: z
+    .enum(["ALL", "PENDING_APPROVAL", "REJECTED", "SCHEDULED", "SENDING", "PAUSED", "COMPLETED", "CANCELLED"], {
+      error: "status 可选 ALL（全部）、PENDING_APPROVAL、REJECTED、SCHEDULED、SENDING、PAUSED、COMPLETED、CANCELLED",
+    })
+    .optional()
+    .meta({ description: "不填：待审批；ALL：全部" }),
+  limit: z.coerce.number({ error: "limit 须为 1-200 的整数" }).int({ error: "limit 须为 1-200 的整数" }).min(1, { error: "limit 须为 1-200 的整数" }).max(200, { error: "limit 须为 1-200 的整数" }).default(50),
+});
+
 const ActionResult = z.object({ id: z.number().int(), number: z.string(), status: z.string(), queued: z.number().int().optional(), cancelled: z.number().int().optional(), requeued: z.number().int().optional(), message: z.string() }).meta({ id: "BroadcastActionResult" });
 
 const actorOf = (ctx: ApiCtx, p: Principal): BroadcastActor => ({ cadreUserId: p.id, role: p.role, orgPath: p.orgPath, channel: "api", requestId: ctx.state.requestId });
@@ -209,12 +220,18 @@ export function registerBroadcastRoutes(api: ApiRouter) {
   api.route({
     method: "get",
     path: "/api/broadcasts",
-    summary: "待审批的广播 / broadcasts awaiting approval",
-    description: "本县待审批的广播，先起草的在前。仅县级管理员。",
+    summary: "广播列表 / broadcasts (awaiting approval by default)",
+    description:
+      "不带 status：本县待审批的广播，先起草的在前（最多 50 条）。status=ALL：全部广播；status=某状态：该状态的广播；这两种按起草时间倒序，最多 limit 条（默认 50，最多 200）。仅县级管理员。",
     tags: ["broadcasts"],
     auth: COUNTY,
-    response: { description: "待审批列表", schema: z.object({ items: z.array(BroadcastSummary) }) },
-    handler: async (ctx, { principal }) => ({ items: (await pendingBroadcasts(ctx.deps.db.prisma, principal)).map(summary) }),
+    query: ListQuery,
+    response: { description: "广播列表", schema: z.object({ items: z.array(BroadcastSummary) }) },
+    handler: async (ctx, { principal, query }) => {
+      const prisma = ctx.deps.db.prisma;
+      const rows = query.status === undefined ? await pendingBroadcasts(prisma, principal) : await listBroadcasts(prisma, principal, query.status === "ALL" ? undefined : query.status, query.limit);
+      return { items: rows.map(summary) };
+    },
   });
 
   api.route({

@@ -15,7 +15,7 @@ import { audit } from "../audit.ts";
 import { AppError, badRequest, conflict, forbidden, notFound } from "../errors.ts";
 import { PRIORITY } from "../delivery/outbox.ts";
 import { splitText } from "../chat/split.ts";
-import type { CadreRole } from "../db/generated/enums.ts";
+import type { BroadcastStatus, CadreRole } from "../db/generated/enums.ts";
 import type { BroadcastAttachment } from "./attachments.ts";
 
 type Tx = Prisma.TransactionClient | PrismaClient;
@@ -516,13 +516,22 @@ export async function broadcastReport(prisma: Tx, actor: Pick<BroadcastActor, "r
 }
 
 /** Broadcasts awaiting approval in the actor's county (for 待审广播 and the console). */
-export async function pendingBroadcasts(prisma: Tx, actor: Pick<BroadcastActor, "role" | "orgPath">) {
-  if (actor.role !== "COUNTY_ADMIN" || !actor.orgPath) throw forbidden("COUNTY_ADMIN_REQUIRED", "只有县级管理员可以审批县级广播");
+export function pendingBroadcasts(prisma: Tx, actor: Pick<BroadcastActor, "role" | "orgPath">) {
+  return countyBroadcasts(prisma, actor, "PENDING_APPROVAL", "asc", 50);
+}
+
+/** The county's broadcasts in one status (newest first), or all of them when `status` is omitted; at most `limit`. */
+export function listBroadcasts(prisma: Tx, actor: Pick<BroadcastActor, "role" | "orgPath">, status: BroadcastStatus | undefined, limit: number) {
+  return countyBroadcasts(prisma, actor, status, "desc", limit);
+}
+
+async function countyBroadcasts(prisma: Tx, actor: Pick<BroadcastActor, "role" | "orgPath">, status: BroadcastStatus | undefined, order: "asc" | "desc", take: number) {
+  if (actor.role !== "COUNTY_ADMIN" || !actor.orgPath) throw forbidden("COUNTY_ADMIN_REQUIRED", "只有县级管理员可以查看县级广播");
   return prisma.broadcast.findMany({
-    where: { status: "PENDING_APPROVAL", drafter: { orgUnit: { path: { startsWith: actor.orgPath } } } },
+    where: { ...(status ? { status } : {}), drafter: { orgUnit: { path: { startsWith: actor.orgPath } } } },
     include: { drafter: { select: { id: true, displayName: true } } },
-    orderBy: { id: "asc" },
-    take: 50,
+    orderBy: { id: order },
+    take,
   });
 }
 

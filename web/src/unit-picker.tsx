@@ -1,0 +1,57 @@
+// Cascading selects down the org tree from the user's own unit: the console never offers a unit outside the scope.
+import { useEffect, useState } from "preact/hooks";
+import { getAll, getSession } from "./api.ts";
+import { asApiError, toast } from "./ui.tsx";
+
+interface Unit {
+  id: number;
+  name: string;
+  kind: string;
+  childCount: number;
+}
+const cache = new Map<number, Promise<Unit[]>>();
+function children(id: number) {
+  let p = cache.get(id);
+  if (!p) {
+    p = getAll<Unit>(`/api/org/units/${id}/children`).then((items) => items.filter((u) => u.kind !== "PARTY_GROUP"));
+    p.catch(() => cache.delete(id));
+    cache.set(id, p);
+  }
+  return p;
+}
+
+const KIND_LABEL: Record<string, string> = { TOWN: "乡镇", VILLAGE: "村/社区", BRANCH: "支部" };
+
+/** `value` is the deepest chosen unit (null = the user's whole scope). */
+export function UnitPicker({ onChange, label = "单位", testid }: { onChange: (id: number | null, unit: Unit | null) => void; label?: string; testid?: string }) {
+  const root = getSession()!.unit.id;
+  const [chain, setChain] = useState<Unit[]>([]);
+  const [levels, setLevels] = useState<Unit[][]>([]);
+  useEffect(() => {
+    children(root).then((c) => setLevels([c]), (e) => (setLevels([]), toast.error(asApiError(e))));
+  }, [root]);
+  const choose = async (depth: number, id: string) => {
+    const unit = levels[depth]?.find((u) => String(u.id) === id) ?? null;
+    const next = [...chain.slice(0, depth), ...(unit ? [unit] : [])];
+    setChain(next);
+    const kids = unit && unit.childCount > 0 && unit.kind !== "BRANCH" ? await children(unit.id).catch((e) => (toast.error(e), [])) : [];
+    setLevels([...levels.slice(0, depth + 1), ...(kids.length ? [kids] : [])]);
+    const last = next.at(-1) ?? null;
+    onChange(last?.id ?? null, last);
+  };
+  return (
+    <span class="unit-picker" data-testid={testid}>
+      <span class="field-label">{label}</span>
+      {levels.map((opts, depth) => (
+        <select key={depth} value={chain[depth] ? String(chain[depth].id) : ""} onChange={(e) => choose(depth, e.currentTarget.value)}>
+          <option value="">{depth === 0 ? "全部" : `全部${KIND_LABEL[opts[0]?.kind] ?? ""}`}</option>
+          {opts.map((u) => (
+            <option key={u.id} value={String(u.id)}>
+              {u.name}
+            </option>
+          ))}
+        </select>
+      ))}
+    </span>
+  );
+}
