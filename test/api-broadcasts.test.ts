@@ -5,11 +5,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { startApi, type RunningApi } from "../api/app.ts";
-import { issueAccessToken } from "../core/auth/tokens.ts";
-import type { CadreRole } from "../core/org/scope.ts";
+import { cadreTokens } from "./support/cadres.ts";
 import { createTestContext, type TestContext } from "./support/context.ts";
 import { smallCounty, type SmallCounty } from "./support/fixtures.ts";
-import { apiCaller, type Answer } from "./support/http.ts";
+import { apiCaller, type Answer, expectApiError as expectError } from "./support/http.ts";
 
 const HAN = /[\u4e00-\u9fff]/;
 let ctx: TestContext;
@@ -20,27 +19,17 @@ const UPLOAD_MAX_BYTES = 64 * 1024;
 const tokens = {} as Record<"county1" | "county2" | "town1", string>;
 const call = apiCaller(() => api.url);
 
-function expectError(res: Answer, status: number, code: string) {
-  expect({ status: res.status, code: res.json?.error?.code }).toEqual({ status, code });
-  expect(res.json.error.message).toMatch(HAN);
-  expect(res.text).not.toMatch(/\bat .+:\d+:\d+|stack|node_modules|prisma|Error:/i);
-  return res.json.error;
-}
 
 beforeAll(async () => {
   storageDir = mkdtempSync(path.join(tmpdir(), "nb-api-broadcasts-"));
   ctx = await createTestContext("api-broadcasts", { env: { STORAGE_DIR: storageDir, UPLOAD_MAX_BYTES: String(UPLOAD_MAX_BYTES) } });
   const prisma = ctx.db.prisma;
   county = await smallCounty(prisma, "AB");
-  const users: Array<{ key: keyof typeof tokens; role: CadreRole; orgUnitId: number }> = [
+  Object.assign(tokens, await cadreTokens(ctx, "ab", [
     { key: "county1", role: "COUNTY_ADMIN", orgUnitId: county.county.id },
     { key: "county2", role: "COUNTY_ADMIN", orgUnitId: county.county.id },
     { key: "town1", role: "TOWN_ADMIN", orgUnitId: county.town1.id },
-  ];
-  for (const u of users) {
-    const user = await prisma.cadreUser.create({ data: { username: u.key, passwordHash: "x", displayName: `${u.key} 用户`, role: u.role, orgUnitId: u.orgUnitId } });
-    tokens[u.key] = (await issueAccessToken(ctx.config, { kind: "cadre", subjectId: user.id, role: user.role, orgUnitId: user.orgUnitId, tokenVersion: user.tokenVersion })).token;
-  }
+  ]));
   const acct = await prisma.botAccount.create({ data: { name: "wx-ab", channel: "WECHAT", status: "ONLINE" } });
   for (const [room, unit] of [
     ["ab-1@chatroom", county.branch1.id],
@@ -131,7 +120,7 @@ describe("county broadcasts API", () => {
     const pending = await call("/api/broadcasts", { token: tokens.county2 });
     expect(pending.json.items.map((b: { id: number }) => b.id)).toContain(second.id);
     expect(pending.json.items.map((b: { id: number }) => b.id)).not.toContain(first.id);
-    expect(expectError(await call("/api/broadcasts?status=DONE", { token: tokens.county2 }), 400, "VALIDATION_FAILED").fields[0].message).toMatch(/ALL/);
+    expect(expectError(await call("/api/broadcasts?status=DONE", { token: tokens.county2 }), 400, "VALIDATION_FAILED").fields![0].message).toMatch(/ALL/);
     expectError(await call("/api/broadcasts?status=ALL&limit=500", { token: tokens.county2 }), 400, "VALIDATION_FAILED");
     expectError(await call("/api/broadcasts?status=ALL", { token: tokens.town1 }), 403, "FORBIDDEN");
   });

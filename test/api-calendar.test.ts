@@ -6,16 +6,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import ExcelJS from "exceljs";
 import { startApi, type RunningApi } from "../api/app.ts";
-import { issueAccessToken } from "../core/auth/tokens.ts";
 import { chinaDate, periodOf, nextPeriod, chinaParts } from "../core/calendar/periods.ts";
 import { rankTowns, reportNoteKey, sendDueReports, townScore, type PeriodSummary } from "../core/calendar/reports.ts";
 import { emptyTally } from "../core/calendar/compliance.ts";
 import { DEFAULT_RULES } from "../core/calendar/rules.ts";
-import type { CadreRole } from "../core/org/scope.ts";
 import type { MeetingType, PrismaClient } from "../core/db/index.ts";
+import { cadreTokens } from "./support/cadres.ts";
 import { createTestContext, type TestContext } from "./support/context.ts";
 import { smallCounty, type SmallCounty } from "./support/fixtures.ts";
-import { apiCaller, type Answer } from "./support/http.ts";
+import { apiCaller, type Answer, expectApiError as expectError } from "./support/http.ts";
 
 const HAN = /[\u4e00-\u9fff]/;
 /** An instant at China wall-clock time. */
@@ -73,17 +72,13 @@ beforeAll(async () => {
   await prisma.member.updateMany({ where: { id: { in: [wangwu.id, sunqi.id] } }, data: { partyGroupId: units.g2.id } });
   await prisma.member.createMany({ data: [{ name: "周一", branchId: units.branch3.id }, { name: "吴二", branchId: units.branch3.id }] });
 
-  const users: Array<{ key: keyof typeof tokens; role: CadreRole; orgUnitId: number }> = [
+  Object.assign(tokens, await cadreTokens(ctx, "rc", [
     { key: "county", role: "COUNTY_ADMIN", orgUnitId: county.county.id },
     { key: "town1", role: "TOWN_ADMIN", orgUnitId: county.town1.id },
     { key: "town2", role: "TOWN_ADMIN", orgUnitId: units.town2.id },
     { key: "sec1", role: "BRANCH_SECRETARY", orgUnitId: county.branch1.id },
     { key: "member1", role: "MEMBER", orgUnitId: county.branch1.id },
-  ];
-  for (const u of users) {
-    const user = await prisma.cadreUser.create({ data: { username: `rc-${u.key}`, passwordHash: "x", displayName: `${u.key} 用户`, role: u.role, orgUnitId: u.orgUnitId } });
-    tokens[u.key] = (await issueAccessToken(ctx.config, { kind: "cadre", subjectId: user.id, role: user.role, orgUnitId: user.orgUnitId, tokenVersion: 0 })).token;
-  }
+  ]));
 
   // 李家庄村党支部 (东山镇), 2026 Q3: 4 members in two party groups.
   const b1 = county.branch1.id;
@@ -156,12 +151,6 @@ function expectOk(res: Answer) {
   return res.json;
 }
 
-function expectError(res: Answer, status: number, code: string) {
-  expect({ status: res.status, code: res.json?.error?.code }).toEqual({ status, code });
-  expect(res.json.error.message).toMatch(HAN);
-  expect(res.text).not.toMatch(/\bat .+:\d+:\d+|stack|node_modules|prisma|Error:/i);
-  return res.json.error as { code: string; message: string; fields?: { field: string; message: string }[] };
-}
 
 const cellsOf = (matrix: any, branchId: number, type: string) => matrix.branches.find((b: any) => b.id === branchId).cells.filter((c: any) => c.type === type);
 const stateRow = (cells: any[]) => cells.map((c) => `${c.period.key}:${c.state}:${c.color}`);

@@ -10,7 +10,7 @@ import { issueQrToken } from "../core/meetings/qr.ts";
 import type { CadreRole } from "../core/org/scope.ts";
 import { createTestContext, type TestContext } from "./support/context.ts";
 import { linkWechat, smallCounty, type SmallCounty } from "./support/fixtures.ts";
-import { apiCaller, type Answer } from "./support/http.ts";
+import { apiCaller, type Answer, expectApiError as expectError } from "./support/http.ts";
 
 const HAN = /[\u4e00-\u9fff]/;
 const MIN = 60_000;
@@ -85,13 +85,6 @@ function expectOk(res: Answer, status = 200) {
   return res.json;
 }
 
-function expectError(res: Answer, status: number, code: string) {
-  expect({ status: res.status, code: res.json?.error?.code }).toEqual({ status, code });
-  expect(res.json.error.message).toMatch(HAN);
-  expect(res.json.error.requestId).toBe(res.headers.get("x-request-id"));
-  expect(res.text).not.toMatch(/\bat .+:\d+:\d+|stack|node_modules|prisma|Error:/i);
-  return res.json.error as { code: string; message: string; [k: string]: unknown };
-}
 
 const at = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString();
 

@@ -3,15 +3,13 @@
 // branch), with the meetings that must not count (学习, cancelled, planned, guests) seeded beside the ones that do.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { startApi, type RunningApi } from "../api/app.ts";
-import { issueAccessToken } from "../core/auth/tokens.ts";
 import { periodOf, previousPeriod } from "../core/calendar/periods.ts";
 import type { AttendanceStatus, MeetingStatus, MeetingType } from "../core/db/index.ts";
-import type { CadreRole } from "../core/org/scope.ts";
+import { cadreTokens } from "./support/cadres.ts";
 import { createTestContext, type TestContext } from "./support/context.ts";
 import { smallCounty, type SmallCounty } from "./support/fixtures.ts";
-import { apiCaller, type Answer } from "./support/http.ts";
+import { apiCaller, type Answer, expectApiError as expectError } from "./support/http.ts";
 
-const HAN = /[\u4e00-\u9fff]/;
 
 let ctx: TestContext;
 let api: RunningApi;
@@ -22,10 +20,6 @@ const call = apiCaller(() => api.url);
 const thisMonth = periodOf("month", new Date());
 const lastMonth = previousPeriod(thisMonth);
 
-function expectError(res: Answer, status: number, code: string) {
-  expect({ status: res.status, code: res.json?.error?.code }).toEqual({ status, code });
-  expect(res.json.error.message).toMatch(HAN);
-}
 
 /** A meeting `days` into `month` with these attendance rows. */
 async function meeting(unitId: number, type: MeetingType, month: typeof thisMonth, days: number, attendance: [number, AttendanceStatus][], status: MeetingStatus = "HELD") {
@@ -57,16 +51,12 @@ beforeAll(async () => {
   // A member who left: neither expected nor counted.
   const gone = await prisma.member.create({ data: { name: "离开的", branchId: county.branch1.id, status: "TRANSFERRED_OUT" } });
 
-  const users: Array<{ key: keyof typeof tokens; role: CadreRole; orgUnitId: number }> = [
+  Object.assign(tokens, await cadreTokens(ctx, "tr", [
     { key: "county", role: "COUNTY_ADMIN", orgUnitId: county.county.id },
     { key: "town1", role: "TOWN_ADMIN", orgUnitId: county.town1.id },
     { key: "sec1", role: "BRANCH_SECRETARY", orgUnitId: county.branch1.id },
     { key: "member1", role: "MEMBER", orgUnitId: county.branch1.id },
-  ];
-  for (const u of users) {
-    const user = await prisma.cadreUser.create({ data: { username: `tr-${u.key}`, passwordHash: "x", displayName: `${u.key} 用户`, role: u.role, orgUnitId: u.orgUnitId } });
-    tokens[u.key] = (await issueAccessToken(ctx.config, { kind: "cadre", subjectId: user.id, role: user.role, orgUnitId: user.orgUnitId, tokenVersion: user.tokenVersion })).token;
-  }
+  ]));
 
   const b1 = county.branch1.id;
   // Last month, 李家庄村 (4 current members, 2 in 第一党小组): 支委会 2 present + 1 leave + a guest + a former member;

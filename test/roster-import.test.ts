@@ -5,11 +5,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import ExcelJS from "exceljs";
 import { startApi, type RunningApi } from "../api/app.ts";
-import { issueAccessToken } from "../core/auth/tokens.ts";
-import type { CadreRole } from "../core/org/scope.ts";
+import { cadreTokens } from "./support/cadres.ts";
 import { createTestContext, type TestContext } from "./support/context.ts";
 import { smallCounty, type SmallCounty } from "./support/fixtures.ts";
-import { apiCaller, type Answer } from "./support/http.ts";
+import { apiCaller, type Answer, expectApiError as expectError } from "./support/http.ts";
 
 const HAN = /[\u4e00-\u9fff]/;
 const HEADER = ["姓名", "性别", "手机号", "所属支部", "党小组", "出生年份", "入党日期", "党员类别", "职务"];
@@ -21,12 +20,6 @@ let groupId: number;
 const tokens = {} as Record<"county" | "town1" | "sec1" | "member1", string>;
 const call = apiCaller(() => api.url);
 
-function expectError(res: Answer, status: number, code: string) {
-  expect({ status: res.status, code: res.json?.error?.code }).toEqual({ status, code });
-  expect(res.json.error.message).toMatch(HAN);
-  expect(res.text).not.toMatch(/\bat .+:\d+:\d+|stack|node_modules|prisma|Error:/i);
-  return res.json.error;
-}
 
 /** An .xlsx with these rows under `header` on the first sheet. */
 async function workbook(rows: unknown[][], header: string[] = HEADER): Promise<Buffer> {
@@ -51,16 +44,12 @@ beforeAll(async () => {
   county = await smallCounty(prisma, "RI");
   const g = await prisma.orgUnit.create({ data: { code: "RIC-T1-V1-B-G1", name: "第一党小组", kind: "PARTY_GROUP", parentId: county.branch1.id, path: "/", depth: 4 } });
   groupId = (await prisma.orgUnit.update({ where: { id: g.id }, data: { path: `${county.branch1.path}${g.id}/` } })).id;
-  const users: Array<{ key: keyof typeof tokens; role: CadreRole; orgUnitId: number }> = [
+  Object.assign(tokens, await cadreTokens(ctx, "ri", [
     { key: "county", role: "COUNTY_ADMIN", orgUnitId: county.county.id },
     { key: "town1", role: "TOWN_ADMIN", orgUnitId: county.town1.id },
     { key: "sec1", role: "BRANCH_SECRETARY", orgUnitId: county.branch1.id },
     { key: "member1", role: "MEMBER", orgUnitId: county.branch1.id },
-  ];
-  for (const u of users) {
-    const user = await prisma.cadreUser.create({ data: { username: `ri-${u.key}`, passwordHash: "x", displayName: `${u.key} 用户`, role: u.role, orgUnitId: u.orgUnitId } });
-    tokens[u.key] = (await issueAccessToken(ctx.config, { kind: "cadre", subjectId: user.id, role: user.role, orgUnitId: user.orgUnitId, tokenVersion: user.tokenVersion })).token;
-  }
+  ]));
   api = await startApi(ctx);
 });
 
@@ -135,7 +124,7 @@ describe("roster import", () => {
     const before = await memberCount();
     const refused = expectError(await commit(tokens.sec1, file), 409, "ROSTER_HAS_ERRORS");
     expect(refused.counts).toMatchObject({ total: 5, error: 1 });
-    expect(refused.rows.map((r: { row: number }) => r.row)).toEqual([3]);
+    expect((refused.rows as { row: number }[]).map((r: { row: number }) => r.row)).toEqual([3]);
     expectError(await commit(tokens.sec1, file, false), 409, "ROSTER_HAS_ERRORS");
     expect(await memberCount()).toBe(before);
 

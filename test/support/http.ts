@@ -1,4 +1,5 @@
 // One way for the API tests to call the running API: JSON, multipart with photos, or a file download.
+import { expect } from "@jest/globals";
 export interface Answer {
   status: number;
   headers: Headers;
@@ -48,4 +49,14 @@ export function apiCaller(baseUrl: () => string) {
     }
     return { status: res.status, headers: res.headers, text, json, bytes };
   };
+}
+
+/** What every API error must look like: the status and stable code, JSON, a Chinese message, the request id, no internals. */
+export function expectApiError(res: Answer, status: number, code: string) {
+  expect({ status: res.status, code: res.json?.error?.code }).toEqual({ status, code });
+  expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+  expect(res.json.error.message).toMatch(/[\u4e00-\u9fff]/);
+  expect(res.json.error.requestId).toBe(res.headers.get("x-request-id"));
+  expect(res.text).not.toMatch(/\bat .+:\d+:\d+|stack|node_modules|prisma|Error:/i);
+  return res.json.error as { code: string; message: string; fields?: { field: string; message: string }[]; [k: string]: unknown };
 }
