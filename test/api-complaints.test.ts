@@ -435,7 +435,10 @@ describe("cadre actions through the API", () => {
     expect(bad.fields).toEqual([{ field: "body.reason", message: "请填写转办理由" }]);
     expectError(await act(number, "transfer", tokens.sec1, { toUnitId: county.branch1.id, reason: "再看看" }), 400, "SAME_UNIT");
     expectError(await act(number, "transfer", tokens.sec1, { toUnitId: 99999999, reason: "转走" }), 404, "ORG_UNIT_NOT_FOUND");
-    const moved = expectOk(await act(number, "transfer", tokens.town1, { toUnitId: town2.id, reason: "涉及乡道，由西河乡办理" }));
+    expect(expectError(await act(number, "transfer", tokens.sec1, { reason: "转走" }), 400, "VALIDATION_FAILED").fields).toEqual([{ field: "body.toUnitId", message: "请选择转给哪个单位（toUnitId 或 toUnit 二选一）" }]);
+    expectError(await act(number, "transfer", tokens.sec1, { toUnit: "不存在的村党支部", reason: "转走" }), 404, "UNIT_NOT_FOUND");
+    // By name, as in the chat command 转办 (the console's transfer box).
+    const moved = expectOk(await act(number, "transfer", tokens.town1, { toUnit: "西河乡", reason: "涉及乡道，由西河乡办理" }));
     expect(moved.complaint).toMatchObject({ status: "SUBMITTED", unit: { id: town2.id, name: "西河乡" }, owner: null, access: "former" });
     expect(moved.message).toContain("西河乡");
     // The new unit claims it afresh.

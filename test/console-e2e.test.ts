@@ -13,6 +13,7 @@ import { startApi, type RunningApi } from "../api/app.ts";
 import { MockWechat } from "../bot/adapters/wechaty-mock.ts";
 import { startBot, type BotHandle } from "../bot/index.ts";
 import { hashPassword } from "../core/auth/password.ts";
+import { sendDueReports } from "../core/calendar/reports.ts";
 import { fileComplaint } from "../core/complaints/complaints.ts";
 import { addMeeting, CAL_ACCOUNT, calendarCounty, type CalendarCounty } from "./support/calendar-fixtures.ts";
 import { startOnline } from "./support/broadcast-fixtures.ts";
@@ -83,6 +84,10 @@ beforeAll(async () => {
     const memberId = await member(branchId);
     return (await prisma.$transaction((tx) => fileComplaint(tx, { memberId, channel: "MINIPROGRAM" }, { content, unitId: branchId }, ctx.config))).complaint.number;
   };
+  // The last quarter's 季通报, published as the job does on the first morning of this quarter.
+  const [y, m] = shanghaiMonth().split("-").map(Number);
+  const quarterStart = new Date(`${y}-${String(m - ((m - 1) % 3)).padStart(2, "0")}-01T10:00:00+08:00`);
+  expect((await sendDueReports(prisma, ctx.config, quarterStart)).sent).toBeGreaterThan(0);
   complaints.town1 = await file(county.b1.id, "村东头路灯坏了三天，晚上出行不安全");
   complaints.town2 = await file(county.b3.id, "河西村垃圾清运不及时");
 
@@ -144,6 +149,15 @@ describe("admin console in Chromium", () => {
       expect(await text(page, `[data-testid=town-${t.id}] [data-testid=quarter-rate]`)).toBe(pct(q.complianceRate));
     }
     expect(await page.locator("[data-testid^=town-]").count()).toBe(monthly.towns.length + 1);
+    // The latest 季通报: the published snapshot's towns, in rank order, with their scores.
+    const latest = (await get("/api/reports/rankings?limit=1")).items[0];
+    const bulletin = await get(`/api/reports/quarterly?period=${latest.period}`);
+    const rows = page.locator("[data-testid=ranking-row]");
+    await eventually(async () => expect(await rows.count()).toBe(bulletin.towns.length));
+    for (const [i, t] of bulletin.towns.entries()) {
+      const cells = await rows.nth(i).locator("td").allInnerTexts();
+      expect([cells[0], cells[1].trim().split(" ")[0], cells[2], cells[3]]).toEqual([String(t.rank ?? "不排名"), t.name, String(t.score ?? "—"), pct(t.complianceRate)]);
+    }
     await page.waitForTimeout(300); // charts draw after the data arrives
     await screenshot(page, "02-dashboard-county");
 
@@ -218,6 +232,20 @@ describe("admin console in Chromium", () => {
     const row = await ctx.db.prisma.complaint.findUniqueOrThrow({ where: { number: complaints.town1 } });
     expect(row.status).toBe("RESOLVED");
     expect(row.resolution).toBe("已联系电工更换灯泡，当晚恢复照明");
+
+    // The county transfers the other town's ticket by typing the unit, as in the chat command; a wrong name is refused.
+    const county_ = await loggedIn("county_a");
+    await county_.goto(`${api.url}/console/#/complaints?n=${complaints.town2}`);
+    await county_.waitForSelector("[data-testid=complaint-detail] input[name=toUnit]");
+    await county_.fill("input[name=toUnit]", "不存在的村党支部");
+    await county_.fill("input[name=reason]", "垃圾站属王家村管理");
+    await county_.click("[data-testid=complaint-detail] button:has-text('转办')");
+    expect(await text(county_, "[data-testid=toast-error]")).toContain("没有找到");
+    await county_.fill("input[name=toUnit]", "王家村党支部");
+    await county_.click("[data-testid=complaint-detail] button:has-text('转办')");
+    expect(await text(county_, "[data-testid=toast-ok]")).toContain("王家村党支部");
+    await eventually(async () => expect(await text(county_, "[data-testid=timeline]")).toContain("王家村党支部"));
+    expect((await ctx.db.prisma.complaint.findUniqueOrThrow({ where: { number: complaints.town2 } })).orgUnitId).toBe(county.b2.id);
   });
 
   test("meetings: a branch's month calendar, a meeting's attendance and its Excel export", async () => {

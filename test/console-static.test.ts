@@ -1,6 +1,6 @@
 // How the API serves the built console: the page never cached, assets cached and gzipped, a strict CSP, a clear 503
 // when the console was never built (and recovery once it is), 404 for anything else under /console/.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer, get as httpGet, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -17,7 +17,7 @@ let base: string;
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "nb-console-"));
   const app = new Koa();
-  app.use(consoleStatic(dir) as never);
+  app.use(consoleStatic(dir, 0) as never);
   app.use((ctx) => {
     ctx.body = "api";
   });
@@ -76,4 +76,16 @@ test("/console redirects to /console/; unknown files are 404; other paths and me
   expect(await nope.text()).toContain("/console/");
   expect(await (await fetch(`${base}/api/x`)).text()).toBe("api");
   expect(await (await fetch(`${base}/console/`, { method: "POST" })).text()).toBe("api");
+});
+
+test("a new build is served without a restart", async () => {
+  const before = await (await fetch(`${base}/console/`)).text();
+  // A build writes index.html last, with a new mtime.
+  writeFileSync(path.join(dir, "app.js"), "console.log('新版本');");
+  writeFileSync(path.join(dir, "index.html"), '<!doctype html><script type="module" src="./app.js?v=2"></script>');
+  utimesSync(path.join(dir, "index.html"), new Date(), new Date(Date.now() + 5000));
+  const after = await (await fetch(`${base}/console/`)).text();
+  expect(after).not.toBe(before);
+  expect(after).toContain("v=2");
+  expect(await (await fetch(`${base}/console/app.js?v=2`)).text()).toBe("console.log('新版本');");
 });

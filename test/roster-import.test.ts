@@ -153,27 +153,30 @@ describe("roster import", () => {
     expect(p.json.counts).toEqual({ total: 5, create: 0, update: 0, unchanged: 4, error: 1 });
   });
 
-  test("updates: matched by name and phone, or by name when one side has no phone; a different phone is a different person; the changes are named", async () => {
+  test("updates: matched by name and phone, or by name when one side has no phone; the same name with another phone is not guessed; the changes are named", async () => {
     const file = await workbook([
       ["钱一", "", "13811112222", county.branch1.code, "", 1971, "", "预备党员", "无"], // birth year, category, posts
       ["钱三", "", "13833334444", county.branch1.code, "", "", "", "", ""], // adds a phone (none on file)
-      ["张三", "", "13899990000", county.branch1.code, "", "", "", "", ""], // another 张三
+      ["张三", "", "13899990000", county.branch1.code, "", "", "", "", ""], // 张三 is on file with another phone
       ["赵六", "男", "13500003333", county.branch2.code, "", "", "", "", ""], // county admin only
     ]);
     const res = await preview(tokens.county, file);
-    expect(res.json.counts).toEqual({ total: 4, create: 1, update: 2, unchanged: 1, error: 0 });
+    expect(res.json.counts).toEqual({ total: 4, create: 0, update: 2, unchanged: 1, error: 1 });
     expect(res.json.rows.map((r: { action: string; changes: string[] }) => [r.action, r.changes])).toEqual([
       ["update", ["出生年份", "党员类别", "职务"]],
       ["update", ["手机号"]],
-      ["create", []],
+      ["error", []],
       ["unchanged", []],
     ]);
-    const done = await commit(tokens.county, file);
-    expect(done.json).toEqual({ total: 4, created: 1, updated: 2, unchanged: 1, skipped: 0 });
+    // Neither a silent second 张三 nor an overwritten number: the row says what to do, with the number on file masked.
+    expect(res.json.rows[2].errors).toEqual([{ column: "手机号", message: expect.stringMatching(/138\*{4}1234.*同一人.*加注区分/) }]);
+    const done = await commit(tokens.county, file, true);
+    expect(done.json).toEqual({ total: 4, created: 0, updated: 2, unchanged: 1, skipped: 1 });
     expect(await ctx.db.prisma.member.findFirstOrThrow({ where: { name: "钱一" } })).toMatchObject({ birthYear: 1971, status: "PROBATIONARY", isCommittee: false, partyGroupId: groupId });
-    expect(await ctx.db.prisma.member.count({ where: { name: "张三", branchId: county.branch1.id } })).toBe(2);
+    expect(await ctx.db.prisma.member.findFirstOrThrow({ where: { name: "张三", branchId: county.branch1.id } })).toMatchObject({ phone: "13800001234" });
 
-    // Two 张三 now: a row without a phone cannot tell them apart.
+    // Two 张三 on file (from before the import): a row without a phone cannot tell them apart.
+    await ctx.db.prisma.member.create({ data: { name: "张三", branchId: county.branch1.id, phone: "13899990000" } });
     const ambiguous = await preview(tokens.county, await workbook([["张三", "", "", county.branch1.code]]));
     expect(ambiguous.json.rows[0]).toMatchObject({ action: "error", errors: [{ column: "手机号" }] });
     expect(ambiguous.json.rows[0].errors[0].message).toMatch(/2 名/);

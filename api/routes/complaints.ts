@@ -5,6 +5,7 @@
 // transitions are legal, who sees the filer — live in core/complaints (the same functions the bot's commands use);
 // these routes parse, store uploaded photos and answer.
 import { z } from "zod";
+import { findUnitByCodeOrName } from "../../core/chat/binding.ts";
 import type { Principal } from "../../core/auth/principal.ts";
 import {
   addPhotos,
@@ -129,9 +130,17 @@ const RatingBody = z
 
 const TransferBody = z
   .object({
-    toUnitId: PositiveId.meta({ description: "转给哪个单位（本县的党支部、乡镇或县；村会转给其党支部）" }),
+    toUnitId: PositiveId.optional().meta({ description: "转给哪个单位（本县的党支部、乡镇或县；村会转给其党支部）" }),
+    toUnit: z
+      .string({ error: "单位须为文字" })
+      .trim()
+      .min(1, { error: "请填写转给哪个单位" })
+      .max(60, { error: "单位名称或编码请控制在 60 个字以内" })
+      .optional()
+      .meta({ description: "或者写单位编码或名称（与聊天命令“转办”相同；重名时请用编码，400 UNIT_AMBIGUOUS；找不到 404 UNIT_NOT_FOUND）" }),
     reason: text("转办理由", 200).meta({ description: "转办理由（1-200 字，会告知反映人）" }),
   })
+  .refine((b) => (b.toUnitId === undefined) !== (b.toUnit === undefined), { error: "请选择转给哪个单位（toUnitId 或 toUnit 二选一）", path: ["toUnitId"] })
   .meta({ id: "ComplaintTransfer" });
 const ReplyBody = z.object({ message: text("回复内容", 500).meta({ description: "回复内容（1-500 字），通过机器人私聊发给反映人" }) }).meta({ id: "ComplaintReply" });
 const ResolveBody = z.object({ result: text("办理结果", 500).meta({ description: "办理结果（1-500 字），发给反映人并请其评价" }) }).meta({ id: "ComplaintResolve" });
@@ -638,10 +647,11 @@ export function registerComplaintRoutes(api: ApiRouter) {
     summary: "转办 / transfer to another unit",
     description:
       "把诉求正式转给本县另一个单位（党支部、乡镇或县；村转给其党支部），附理由。接收单位重新认领，时限从现在起重算；反映人和接收单位会收到通知。" +
-      "已认领的只有认领人或上级可以转办（403 NOT_OWNER）。400 SAME_UNIT / UNIT_CANNOT_HANDLE；已办结 409 COMPLAINT_RESOLVED；404 ORG_UNIT_NOT_FOUND。",
+      "单位用 toUnitId，或用 toUnit 写编码或名称（同聊天命令）。已认领的只有认领人或上级可以转办（403 NOT_OWNER）。400 SAME_UNIT / UNIT_CANNOT_HANDLE / UNIT_AMBIGUOUS；已办结 409 COMPLAINT_RESOLVED；404 ORG_UNIT_NOT_FOUND / UNIT_NOT_FOUND。",
     body: TransferBody,
     run: async (ctx, tx, actor, number, body) => {
-      const r = await transferComplaint(tx, actor, number, body.toUnitId, body.reason, ctx.deps.config);
+      const toUnitId = body.toUnitId ?? (await findUnitByCodeOrName(tx, body.toUnit!)).id;
+      const r = await transferComplaint(tx, actor, number, toUnitId, body.reason, ctx.deps.config);
       return { message: `已将诉求 ${number} 转给「${r.target.name}」办理，并告知了反映人。` };
     },
   });

@@ -1,6 +1,7 @@
-// The admin console: the built web/dist files served at /console/. Assets are read once and kept in memory with a
-// gzip copy (they are a few hundred KB in all); index.html is never cached so a new build reaches browsers at once.
-import { readFile, readdir } from "node:fs/promises";
+// The admin console: the built web/dist files served at /console/. Assets are kept in memory with a gzip copy (a few
+// hundred KB in all) and read again when a new build replaces index.html; the page itself is never cached by browsers,
+// and asset URLs carry the build's version, so a rebuild reaches users on their next load without a restart.
+import { readFile, readdir, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -44,8 +45,20 @@ async function loadAssets(dir: string): Promise<Map<string, Asset> | null> {
   return assets.has("index.html") ? assets : null;
 }
 
-export function consoleStatic(dir = DIST): Middleware<ApiState, ApiContextExt> {
-  let loading: Promise<Map<string, Asset> | null> | undefined;
+/** `recheckMs`: how often, at most, a request looks whether index.html changed (a new build). */
+export function consoleStatic(dir = DIST, recheckMs = 2000): Middleware<ApiState, ApiContextExt> {
+  let current: { assets: Map<string, Asset>; mtimeMs: number } | null = null;
+  let checkedAt = 0;
+  let checking: Promise<void> | undefined;
+  const refresh = async () => {
+    const mtimeMs = await stat(join(dir, "index.html")).then((s) => s.mtimeMs, () => -1);
+    if (mtimeMs < 0) current = null;
+    else if (!current || current.mtimeMs !== mtimeMs) {
+      const assets = await loadAssets(dir);
+      current = assets ? { assets, mtimeMs } : null;
+    }
+    checkedAt = Date.now();
+  };
   return async (ctx, next) => {
     if (ctx.path !== CONSOLE_PATH && !ctx.path.startsWith(`${CONSOLE_PATH}/`)) return next();
     if (ctx.method !== "GET" && ctx.method !== "HEAD") return next();
@@ -53,9 +66,11 @@ export function consoleStatic(dir = DIST): Middleware<ApiState, ApiContextExt> {
       ctx.redirect(`${CONSOLE_PATH}/`);
       return;
     }
-    // A failed read (no build yet) is retried on the next request rather than remembered.
-    loading ??= loadAssets(dir).then((a) => (a ? a : ((loading = undefined), null)));
-    const assets = await loading;
+    if (!current || Date.now() - checkedAt >= recheckMs) {
+      checking ??= refresh().finally(() => (checking = undefined));
+      await checking;
+    }
+    const assets = current?.assets;
     ctx.set("Content-Security-Policy", CSP);
     ctx.set("Referrer-Policy", "no-referrer");
     ctx.set("X-Frame-Options", "DENY");

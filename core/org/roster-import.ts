@@ -13,6 +13,7 @@
 //   未知 and 党员类别 to 正式党员.
 // - A later row naming the same person (same branch and name, phones equal or one blank; or the same matched member)
 //   is an error on the later row.
+import { maskPhone } from "../complaints/view.ts";
 import ExcelJS from "exceljs";
 import { audit } from "../audit.ts";
 import type { Gender, MemberStatus, Prisma, PrismaClient } from "../db/index.ts";
@@ -455,6 +456,13 @@ async function planRows(tx: Tx, scope: ScopeHolder, sheet: Awaited<ReturnType<ty
       if (!match && same.length === 1 && (!values.phone || !same[0].phone)) match = same[0];
       if (!match && !values.phone && same.length > 1) {
         errors.push({ column: COLUMNS.phone, message: `“${branch.name}”名单中有 ${same.length} 名叫“${values.name}”的党员，请填写手机号以便区分。` });
+      }
+      // Same name, another phone: a second person of that name or a changed number; guessing either way loses data.
+      if (!match && values.phone && same.length > 0 && same.every((m) => m.phone && m.phone !== values.phone)) {
+        errors.push({
+          column: COLUMNS.phone,
+          message: `“${branch.name}”名单中已有“${values.name}”（手机号 ${same.map((m) => maskPhone(m.phone)).join("、")}），与本行手机号不同。如是同一人，请填写名单上的手机号；如是另一名同名党员，请在姓名后加注区分，例如“${values.name}（二组）”。`,
+        });
       }
       // Duplicates within the file: the later row is the error.
       const key = `${branch.id}\u0000${values.name}`;

@@ -79,30 +79,35 @@ export function withQuery(path: string, query?: Query) {
   return s ? `${path}?${s}` : path;
 }
 
+/** One HTTP exchange: a network failure or an error answer becomes an ApiError; a dead token ends the session. */
+async function send(url: string, init: RequestInit): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(url, init);
+  } catch {
+    throw new ApiError(0, "NETWORK", "无法连接服务器，请检查网络后重试。");
+  }
+  if (res.ok) return res;
+  const err = await toError(res);
+  // An expired or revoked token: back to the login page, with the API's reason shown there.
+  if (res.status === 401 && session) {
+    loginNotice = err.message;
+    setSession(null);
+  }
+  throw err;
+}
+
+const bearer = (): Record<string, string> => (session ? { authorization: `Bearer ${session.token}` } : {});
+
 export async function request<T>(method: string, path: string, opts: { query?: Query; body?: unknown; form?: FormData } = {}): Promise<T> {
-  const headers: Record<string, string> = { accept: "application/json" };
-  if (session) headers.authorization = `Bearer ${session.token}`;
+  const headers: Record<string, string> = { accept: "application/json", ...bearer() };
   let body: BodyInit | undefined;
   if (opts.form) body = opts.form;
   else if (opts.body !== undefined) {
     headers["content-type"] = "application/json";
     body = JSON.stringify(opts.body);
   }
-  let res: Response;
-  try {
-    res = await fetch(withQuery(path, opts.query), { method, headers, body });
-  } catch {
-    throw new ApiError(0, "NETWORK", "无法连接服务器，请检查网络后重试。");
-  }
-  if (!res.ok) {
-    const err = await toError(res);
-    // An expired or revoked token: back to the login page, with the API's reason shown there.
-    if (res.status === 401 && session && path !== "/api/auth/login") {
-      loginNotice = err.message;
-      setSession(null);
-    }
-    throw err;
-  }
+  const res = await send(withQuery(path, opts.query), { method, headers, body });
   if (res.status === 204) return undefined as T;
   return (await res.json()) as T;
 }
@@ -111,10 +116,12 @@ export const get = <T>(path: string, query?: Query) => request<T>("GET", path, {
 export const post = <T>(path: string, body: unknown = {}) => request<T>("POST", path, { body });
 export const put = <T>(path: string, body: unknown) => request<T>("PUT", path, { body });
 
-/** Downloads a file the API makes (Excel exports) with the bearer token, which a plain link cannot carry. */
+/** A GET with the bearer token, for what a plain link cannot carry it to (files, photos). */
+const authFetch = (path: string, query?: Query) => send(withQuery(path, query), { headers: bearer() });
+
+/** Downloads a file the API makes (Excel exports). */
 export async function download(path: string, query: Query | undefined, fallbackName: string) {
-  const res = await fetch(withQuery(path, query), { headers: session ? { authorization: `Bearer ${session.token}` } : {} });
-  if (!res.ok) throw await toError(res);
+  const res = await authFetch(path, query);
   const disposition = res.headers.get("content-disposition") ?? "";
   const m = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
   const name = m ? decodeURIComponent(m[1]) : fallbackName;
@@ -128,11 +135,9 @@ export async function download(path: string, query: Query | undefined, fallbackN
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-/** Fetches an image the API guards (complaint photos) as a blob URL. */
+/** Fetches an image the API guards (complaint photos) as a blob URL; the caller revokes it. */
 export async function blobUrl(path: string) {
-  const res = await fetch(path, { headers: session ? { authorization: `Bearer ${session.token}` } : {} });
-  if (!res.ok) throw await toError(res);
-  return URL.createObjectURL(await res.blob());
+  return URL.createObjectURL(await (await authFetch(path)).blob());
 }
 
 let loginNotice: string | null = null;
@@ -144,9 +149,10 @@ export function takeLoginNotice() {
 
 export async function login(username: string, password: string) {
   const res = await request<{ accessToken: string; expiresAt: string; user: User }>("POST", "/api/auth/login", { body: { username, password } });
-  session = { token: res.accessToken, expiresAt: res.expiresAt, user: res.user, unit: { id: res.user.orgUnitId, code: "", name: "", kind: "" } };
-  const me = await get<{ orgUnit: Session["unit"] }>("/api/auth/me");
-  setSession({ ...session, unit: me.orgUnit });
+  // The unit's name comes from /me, asked with the new token; until it answers there is no session to show.
+  const me = await send("/api/auth/me", { headers: { authorization: `Bearer ${res.accessToken}`, accept: "application/json" } });
+  const { orgUnit } = (await me.json()) as { orgUnit: Session["unit"] };
+  setSession({ token: res.accessToken, expiresAt: res.expiresAt, user: res.user, unit: orgUnit });
 }
 
 export async function logout() {

@@ -1,5 +1,5 @@
 // Cascading selects down the org tree from the user's own unit: the console never offers a unit outside the scope.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { getAll, getSession } from "./api.ts";
 import { asApiError, toast } from "./ui.tsx";
 
@@ -30,14 +30,18 @@ export function UnitPicker({ onChange, label = "单位", testid }: { onChange: (
   useEffect(() => {
     children(root).then((c) => setLevels([c]), (e) => (setLevels([]), toast.error(asApiError(e))));
   }, [root]);
+  // A slow answer for an earlier choice must not overwrite a later one.
+  const seq = useRef(0);
   const choose = async (depth: number, id: string) => {
+    const mine = ++seq.current;
     const unit = levels[depth]?.find((u) => String(u.id) === id) ?? null;
     const next = [...chain.slice(0, depth), ...(unit ? [unit] : [])];
     setChain(next);
-    const kids = unit && unit.childCount > 0 && unit.kind !== "BRANCH" ? await children(unit.id).catch((e) => (toast.error(e), [])) : [];
-    setLevels([...levels.slice(0, depth + 1), ...(kids.length ? [kids] : [])]);
-    const last = next.at(-1) ?? null;
+    const last = next.length ? next[next.length - 1] : null;
     onChange(last?.id ?? null, last);
+    const kids = unit && unit.childCount > 0 && unit.kind !== "BRANCH" ? await children(unit.id).catch((e) => (toast.error(e), [])) : [];
+    if (mine !== seq.current) return;
+    setLevels((lv) => [...lv.slice(0, depth + 1), ...(kids.length ? [kids] : [])]);
   };
   return (
     <span class="unit-picker" data-testid={testid}>

@@ -59,20 +59,23 @@ export function duration(seconds: number) {
 export function BroadcastsPage({ params }: { params: URLSearchParams }) {
   const selected = Number(params.get("id")) || null;
   const list = useLoad(() => get<{ items: Summary[] }>("/api/broadcasts", { status: "ALL", limit: 100 }), [], { pollMs: 10_000 });
+  // The queue is its own list (oldest first): a draft older than the latest 100 still waits there.
+  const queue = useLoad(() => get<{ items: Summary[] }>("/api/broadcasts"), [], { pollMs: 10_000 });
+  const reload = () => (list.reload(), queue.reload());
   const me = getSession()!.user.id;
-  const pending = (list.data?.items.filter((b) => b.status === "PENDING_APPROVAL") ?? []).reverse();
+  const pending = queue.data?.items ?? [];
   return (
     <div class="page">
-      <Compose open={!selected} onCreated={(id) => (list.reload(), (location.hash = `#/broadcasts?id=${id}`))} />
+      <Compose open={!selected} onCreated={(id) => (reload(), (location.hash = `#/broadcasts?id=${id}`))} />
       <Card title={`待审批（${pending.length}）`} testid="approval-queue">
-        <Status loaded={list}>
+        <Status loaded={queue}>
           {pending.length === 0 && <p class="muted">没有待审批的广播。</p>}
           {pending.map((b) => (
-            <Approval key={b.id} b={b} mine={b.drafter.id === me} onDone={list.reload} />
+            <Approval key={b.id} b={b} mine={b.drafter.id === me} onDone={reload} />
           ))}
         </Status>
       </Card>
-      {selected && <Report id={selected} onChange={list.reload} />}
+      {selected && <Report key={selected} id={selected} onChange={reload} />}
       <Card title="全部广播（最近 100 条）">
         <Status loaded={list}>
           <div class="table-wrap">
@@ -130,17 +133,22 @@ function Compose({ onCreated, open }: { onCreated: (id: number) => void; open: b
   const targetKey = JSON.stringify(target);
   // The reach is recomputed as the draft changes, so the sender sees groups and duration before submitting.
   useEffect(() => {
+    let stale = false;
     const t = setTimeout(() => {
       post<Preview>("/api/broadcasts/preview", { text: text || "（预览）", target, withAttachment: !!file }).then(
-        (p) => (setPreview(p), setPreviewError(null)),
-        (e) => (setPreview(null), setPreviewError(e.message)),
+        (p) => !stale && (setPreview(p), setPreviewError(null)),
+        (e) => !stale && (setPreview(null), setPreviewError(e.message)),
       );
-    }, 300);
-    return () => clearTimeout(t);
-  }, [targetKey, text.length > 0 ? Math.ceil(text.length / 1800) : 0, !!file]);
+    }, 400);
+    return () => {
+      stale = true;
+      clearTimeout(t);
+    };
+  }, [targetKey, text, !!file]);
 
   const submit = async (e: Event) => {
     e.preventDefault();
+    const formEl = e.currentTarget as HTMLFormElement;
     const form = new FormData();
     if (title.trim()) form.set("title", title.trim());
     form.set("text", text);
@@ -149,6 +157,7 @@ function Compose({ onCreated, open }: { onCreated: (id: number) => void; open: b
     if (file) form.set("attachment", file);
     const r = await run(() => request<{ broadcast: Summary }>("POST", "/api/broadcasts", { form }), (r) => `已起草 ${r.broadcast.number}，请另一位县级管理员审批。`);
     if (r) {
+      formEl.reset(); // the file input is the browser's own: clear it too
       setTitle("");
       setText("");
       setFile(null);

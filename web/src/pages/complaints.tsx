@@ -2,7 +2,7 @@
 // state) live in the API; the page shows its Chinese answer on success or refusal.
 import { useEffect, useState } from "preact/hooks";
 import { blobUrl, download, get, post } from "../api.ts";
-import { Badge, Card, fmtFull, Pager, Status, toast, useAction, useLoad } from "../ui.tsx";
+import { Badge, Card, fmtFull, Pager, Status, useAction, useLoad } from "../ui.tsx";
 import { UnitPicker } from "../unit-picker.tsx";
 
 interface Filer {
@@ -61,11 +61,22 @@ export function ComplaintsPage({ params }: { params: URLSearchParams }) {
   const [status, setStatus] = useState("");
   const [overdue, setOverdue] = useState(false);
   const [mine, setMine] = useState(false);
+  const [typed, setTyped] = useState("");
   const [q, setQ] = useState("");
   const [page, setPage] = useState(1);
-  const filters = { unitId, status, overdue: overdue || undefined, mine: mine || undefined, q: q.trim() || undefined };
+  // Typing waits for a pause before asking the API.
+  useEffect(() => {
+    const t = setTimeout(() => setQ(typed.trim()), 300);
+    return () => clearTimeout(t);
+  }, [typed]);
+  const filters = { unitId, status, overdue: overdue || undefined, mine: mine || undefined, q: q || undefined };
   const key = JSON.stringify(filters);
-  useEffect(() => setPage(1), [key]);
+  // A new filter starts at page 1 in the same render, so the old page is never asked for with it.
+  const [shownKey, setShownKey] = useState(key);
+  if (shownKey !== key) {
+    setShownKey(key);
+    setPage(1);
+  }
   const list = useLoad(() => get<{ items: Item[]; page: number; pageSize: number; total: number }>("/api/complaints", { ...filters, page, pageSize: 20 }), [key, page]);
   const { run } = useAction();
 
@@ -86,10 +97,10 @@ export function ComplaintsPage({ params }: { params: URLSearchParams }) {
         <label>
           <input type="checkbox" checked={mine} onChange={(e) => setMine(e.currentTarget.checked)} /> 我负责的
         </label>
-        <input type="search" placeholder="编号或内容关键词" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+        <input type="search" placeholder="编号或内容关键词" value={typed} onInput={(e) => setTyped(e.currentTarget.value)} />
         <button onClick={() => run(() => download("/api/complaints/export.xlsx", filters, "诉求台账.xlsx"), "已导出")}>导出 Excel</button>
       </div>
-      {open && <TicketDetail number={open} onChanged={list.reload} />}
+      {open && <TicketDetail key={open} number={open} onChanged={list.reload} />}
       <Card title="诉求列表" testid="complaint-list">
         <Status loaded={list}>
           <div class="table-wrap">
@@ -138,8 +149,15 @@ function Photo({ url }: { url: string }) {
   const [src, setSrc] = useState<string | null>(null);
   useEffect(() => {
     let made: string | null = null;
-    blobUrl(url).then((u) => setSrc((made = u)), () => setSrc(null));
-    return () => made && URL.revokeObjectURL(made);
+    let gone = false;
+    blobUrl(url).then(
+      (u) => (gone ? URL.revokeObjectURL(u) : setSrc((made = u))),
+      () => !gone && setSrc(null),
+    );
+    return () => {
+      gone = true;
+      if (made) URL.revokeObjectURL(made);
+    };
   }, [url]);
   return src ? (
     <a href={src} target="_blank" rel="noopener">
@@ -155,7 +173,7 @@ function TicketDetail({ number, onChanged }: { number: string; onChanged: () => 
   const { busy, run } = useAction();
   const [reply, setReply] = useState("");
   const [result, setResult] = useState("");
-  const [toUnit, setToUnit] = useState<number | null>(null);
+  const [toUnit, setToUnit] = useState("");
   const [reason, setReason] = useState("");
   const act = async (path: string, body: unknown, after?: () => void) => {
     const r = await run(() => post<{ message: string }>(`/api/complaints/${encodeURIComponent(number)}/${path}`, body), (r) => r.message);
@@ -236,12 +254,9 @@ function TicketDetail({ number, onChanged }: { number: string; onChanged: () => 
                       </button>
                     </div>
                     <div class="row">
-                      <UnitPicker label="转办给" onChange={(id) => setToUnit(id)} />
-                      <input placeholder="转办理由" value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
-                      <button
-                        disabled={busy || !toUnit}
-                        onClick={() => (toUnit ? act("transfer", { toUnitId: toUnit, reason: reason.trim() }, () => setReason("")) : toast.error(new Error("请选择转办单位")))}
-                      >
+                      <input placeholder="转给（本县单位名称或编码，如 河西村党支部）" value={toUnit} onInput={(e) => setToUnit(e.currentTarget.value)} name="toUnit" />
+                      <input placeholder="转办理由" value={reason} onInput={(e) => setReason(e.currentTarget.value)} name="reason" />
+                      <button disabled={busy || !toUnit.trim()} onClick={() => act("transfer", { toUnit: toUnit.trim(), reason: reason.trim() }, () => (setReason(""), setToUnit("")))}>
                         转办
                       </button>
                     </div>

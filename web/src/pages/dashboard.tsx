@@ -30,7 +30,7 @@ interface Metrics {
   total: Counts;
 }
 interface Trend {
-  items: { month: string; meetings: number; expected: number; attended: number; leave: number; rate: number | null }[];
+  items: { month: string; label: string; meetings: number; expected: number; attended: number; leave: number; rate: number | null }[];
 }
 interface RankTown {
   rank: number | null;
@@ -39,10 +39,15 @@ interface RankTown {
   complianceRate: number | null;
   attendanceRate: number | null;
   handlingRate: number | null;
-  named: string | null;
+  named: "BEST" | "WORST" | null;
 }
 interface Rankings {
-  items: { period: string; label: string; towns: RankTown[] }[];
+  items: { period: string; label: string }[];
+}
+interface Bulletin {
+  period: { key: string; label: string };
+  formula: string;
+  towns: RankTown[];
 }
 
 /** A town's colour: green when every due obligation was held, red when under 60 %, grey when nothing was due yet. */
@@ -67,10 +72,15 @@ export function DashboardPage() {
   const quarterly = useLoad(() => get<Matrix>("/api/calendar/compliance", { period: quarter }), [quarter]);
   const next = m === 12 ? monthStartIso(y + 1, 1) : monthStartIso(y, m + 1);
   const metrics = useLoad(() => get<Metrics>("/api/complaints/metrics", { groupBy: "town", from: monthStartIso(y, m), to: next }), [month]);
-  const trend = useLoad(() => get<Trend>("/api/reports/attendance-trend", { months: 6 }), []);
-  const rankings = useLoad(() => (atLeast("TOWN_ADMIN") ? get<Rankings>("/api/reports/rankings", { limit: 1 }) : Promise.resolve({ items: [] })), []);
+  const trend = useLoad(() => get<Trend>("/api/reports/attendance-trend", { months: 12 }), []);
+  // The latest published 季通报 (its snapshot, with every town's rates), found through the ranking history.
+  const bulletin = useLoad(async () => {
+    if (!atLeast("TOWN_ADMIN")) return null;
+    const latest = (await get<Rankings>("/api/reports/rankings", { limit: 1 })).items[0];
+    return latest ? get<Bulletin>("/api/reports/quarterly", { period: latest.period }) : null;
+  }, []);
 
-  const lastTrend = trend.data?.items.at(-1);
+  const monthTrend = trend.data?.items.find((i) => i.month === month);
   const mt = metrics.data?.total;
   return (
     <div class="page dashboard">
@@ -84,7 +94,7 @@ export function DashboardPage() {
       <div class="kpis">
         <Kpi label="本月三会一课完成率" value={pct(monthly.data?.total.complianceRate)} testid="kpi-month-rate" />
         <Kpi label="本季三会一课完成率" value={pct(quarterly.data?.total.complianceRate)} testid="kpi-quarter-rate" />
-        <Kpi label="本月参会率" value={pct(lastTrend?.rate)} testid="kpi-attendance" />
+        <Kpi label="本月参会率" value={pct(monthTrend?.rate)} testid="kpi-attendance" />
         <Kpi label="响应率" value={pct(mt?.responseRate)} testid="kpi-response" />
         <Kpi label="办结率" value={pct(mt?.resolveRate)} testid="kpi-resolve" />
         <Kpi label="满意率" value={pct(mt?.satisfactionRate)} testid="kpi-satisfaction" />
@@ -108,8 +118,8 @@ export function DashboardPage() {
                 config={{
                   type: "line",
                   data: {
-                    labels: trend.data.items.map((i) => i.month),
-                    datasets: [{ label: "参会率 %", data: trend.data.items.map((i) => (i.rate === null ? null : Math.round(i.rate * 1000) / 10)), borderColor: "#c0392b", backgroundColor: "#c0392b", spanGaps: true }],
+                    labels: trend.data.items.slice(-6).map((i) => i.label),
+                    datasets: [{ label: "参会率 %", data: trend.data.items.slice(-6).map((i) => toPct(i.rate)), borderColor: "#c0392b", backgroundColor: "#c0392b", spanGaps: true }],
                   },
                   options: { scales: { y: { min: 0, max: 100 } } },
                 }}
@@ -144,11 +154,13 @@ export function DashboardPage() {
 
       {atLeast("TOWN_ADMIN") && (
         <Card title="最新季通报排名" testid="ranking-card">
-          <Status loaded={rankings}>
-            {rankings.data && rankings.data.items.length === 0 && <p class="muted">还没有发布过季通报（每季度初自动生成）。</p>}
-            {rankings.data?.items.slice(0, 1).map((r) => (
-              <div key={r.period}>
-                <p class="muted">{r.label}</p>
+          <Status loaded={bulletin}>
+            {!bulletin.data && <p class="muted">还没有发布过季通报（每季度初自动生成）。</p>}
+            {bulletin.data && (
+              <div>
+                <p class="muted">
+                  {bulletin.data.period.label} · {bulletin.data.formula}
+                </p>
                 <div class="table-wrap">
                   <table>
                     <thead>
@@ -162,12 +174,12 @@ export function DashboardPage() {
                       </tr>
                     </thead>
                     <tbody>
-                      {r.towns.map((t) => (
-                        <tr key={t.name}>
-                          <td>{t.rank ?? "—"}</td>
+                      {bulletin.data.towns.map((t) => (
+                        <tr key={t.name} data-testid="ranking-row">
+                          <td>{t.rank ?? "不排名"}</td>
                           <td>
-                            {t.name} {t.named === "best" && <Badge color="green">表扬</Badge>}
-                            {t.named === "worst" && <Badge color="red">通报</Badge>}
+                            {t.name} {t.named === "BEST" && <Badge color="green">先进</Badge>}
+                            {t.named === "WORST" && <Badge color="red">靠后</Badge>}
                           </td>
                           <td>{t.score ?? "—"}</td>
                           <td>{pct(t.complianceRate)}</td>
@@ -179,7 +191,7 @@ export function DashboardPage() {
                   </table>
                 </div>
               </div>
-            ))}
+            )}
           </Status>
         </Card>
       )}

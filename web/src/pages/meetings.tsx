@@ -33,6 +33,7 @@ interface Detail {
   present: Person[];
   leave: Person[];
   absent: Person[];
+  unlinked: Person[];
   guests: Person[];
 }
 interface Reads {
@@ -101,7 +102,7 @@ export function MeetingsPage({ params }: { params: URLSearchParams }) {
           </Status>
         </Card>
       )}
-      {open && <MeetingDetail id={open} />}
+      {open && <MeetingDetail key={open} id={open} />}
       <Card title={`${month.replace("-", " 年 ")} 月会议日历${unit ? ` · ${unit.name}` : ""}`} testid="meeting-calendar">
         <Status loaded={meetings}>
           {(meetings.data?.total ?? 0) > 100 && <p class="muted">本月会议较多，只显示前 100 个；请选择具体支部查看。</p>}
@@ -173,7 +174,20 @@ function MeetingDetail({ id }: { id: number }) {
               <dd>{list(d.leave)}</dd>
               <dt>未到</dt>
               <dd>{list(d.absent)}</dd>
+              {d.unlinked.length > 0 && (
+                <>
+                  <dt>签到但未对上名单</dt>
+                  <dd>{list(d.unlinked)}</dd>
+                </>
+              )}
+              {d.guests.length > 0 && (
+                <>
+                  <dt>列席（其他支部）</dt>
+                  <dd>{list(d.guests)}</dd>
+                </>
+              )}
             </dl>
+            {reads.error && <p class="error-text">通知阅读情况：{reads.error.message}</p>}
             {reads.data && (
               <p data-testid="read-report">
                 通知已读 {reads.data.readCount}/{reads.data.rosterCount}
