@@ -93,7 +93,7 @@ export function registerRosterRoutes(api: ApiRouter) {
     summary: "名单导入预览 / preview a roster import",
     description:
       "上传名单（multipart/form-data，文件放在 file 中），逐行检查并说明导入后会怎样：新增、更新（附变化的项）、无变化或有误（附每列的错误原因），不写入任何数据。" +
-      "已有党员的判断：同一支部、同名，且手机号相同，或一方未填手机号且该支部只有一名同名党员。文件中重复的行，后一行记为有误。" +
+      "已有党员的判断：同一支部、同名，且手机号相同，或一方未填手机号且该支部只有一名同名党员；同名而手机号与名单上的都不同的行记为有误（是同一人还是同名的另一人，须由填表人说明）。文件中重复的行，后一行记为有误。" +
       `所属支部不在本人管辖范围内的行记为有误。${FILE_ERRORS} 支部书记及以上。`,
     tags: ["roster"],
     auth: SECRETARY,
