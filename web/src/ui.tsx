@@ -179,3 +179,16 @@ export function Pager({ page, pageSize, total, onPage }: { page: number; pageSiz
     </div>
   );
 }
+
+/** A table's header row from its column titles. */
+export function THead({ cols }: { cols: ComponentChildren[] }) {
+  return (
+    <thead>
+      <tr>
+        {cols.map((c, i) => (
+          <th key={i}>{c}</th>
+        ))}
+      </tr>
+    </thead>
+  );
+}

@@ -1,7 +1,7 @@
 // 县级广播: compose with a live preview of the reach, the second admin's approval queue, and the live delivery report.
 import { useEffect, useState } from "preact/hooks";
 import { get, getAll, getSession, post, request } from "../api.ts";
-import { Badge, Card, Field, fmtFull, fromLocalInput, Progress, Status, useAction, useLoad } from "../ui.tsx";
+import { Badge, Card, Field, fmtFull, fromLocalInput, Progress, Status, useAction, useLoad, THead } from "../ui.tsx";
 
 type Target = { scope: "all" } | { scope: "towns"; townIds: number[] } | { scope: "kinds"; kinds: ("BRANCH" | "CADRE")[] };
 interface Summary {
@@ -80,16 +80,7 @@ export function BroadcastsPage({ params }: { params: URLSearchParams }) {
         <Status loaded={list}>
           <div class="table-wrap">
             <table>
-              <thead>
-                <tr>
-                  <th>编号</th>
-                  <th>标题</th>
-                  <th>状态</th>
-                  <th>起草人</th>
-                  <th>起草时间</th>
-                  <th>定时</th>
-                </tr>
-              </thead>
+              <THead cols={["编号", "标题", "状态", "起草人", "起草时间", "定时"]} />
               <tbody>
                 {list.data?.items.map((b) => (
                   <tr key={b.id} class={b.id === selected ? "selected" : ""}>
@@ -343,17 +334,7 @@ function Report({ id, onChange }: { id: number; onChange: () => void }) {
       </div>
       <div class="table-wrap">
         <table>
-          <thead>
-            <tr>
-              <th>乡镇</th>
-              <th>群数</th>
-              <th>进度</th>
-              <th>已发送</th>
-              <th>排队</th>
-              <th>失败</th>
-              <th>等待</th>
-            </tr>
-          </thead>
+          <THead cols={["乡镇", "群数", "进度", "已发送", "排队", "失败", "等待"]} />
           <tbody>
             {report.perTown.map((p) => (
               <tr key={p.townName}>

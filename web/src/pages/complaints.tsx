@@ -2,7 +2,7 @@
 // state) live in the API; the page shows its Chinese answer on success or refusal.
 import { useEffect, useState } from "preact/hooks";
 import { blobUrl, download, get, post } from "../api.ts";
-import { Badge, Card, fmtFull, Pager, Status, useAction, useLoad } from "../ui.tsx";
+import { Badge, Card, fmtFull, Pager, Status, useAction, useLoad, THead } from "../ui.tsx";
 import { UnitPicker } from "../unit-picker.tsx";
 
 interface Filer {
@@ -105,17 +105,7 @@ export function ComplaintsPage({ params }: { params: URLSearchParams }) {
         <Status loaded={list}>
           <div class="table-wrap">
             <table>
-              <thead>
-                <tr>
-                  <th>编号</th>
-                  <th>单位</th>
-                  <th>内容</th>
-                  <th>状态</th>
-                  <th>负责人</th>
-                  <th>提交时间</th>
-                  <th>办结时限</th>
-                </tr>
-              </thead>
+              <THead cols={["编号", "单位", "内容", "状态", "负责人", "提交时间", "办结时限"]} />
               <tbody>
                 {list.data?.items.map((c) => (
                   <tr key={c.id} class={c.number === open ? "selected" : ""} data-testid={`complaint-${c.number}`}>

@@ -2,7 +2,7 @@
 import { useState } from "preact/hooks";
 import { atLeast, get } from "../api.ts";
 import { ChartView } from "../chart.tsx";
-import { Badge, Card, monthKey, pct, quarterKey, shanghai, Status, useLoad } from "../ui.tsx";
+import { Badge, Card, monthKey, pct, quarterKey, shanghai, Status, useLoad, THead } from "../ui.tsx";
 
 interface Tally {
   branches: number;
@@ -163,16 +163,7 @@ export function DashboardPage() {
                 </p>
                 <div class="table-wrap">
                   <table>
-                    <thead>
-                      <tr>
-                        <th>名次</th>
-                        <th>乡镇</th>
-                        <th>综合得分</th>
-                        <th>完成率</th>
-                        <th>参会率</th>
-                        <th>诉求办理率</th>
-                      </tr>
-                    </thead>
+                    <THead cols={["名次", "乡镇", "综合得分", "完成率", "参会率", "诉求办理率"]} />
                     <tbody>
                       {bulletin.data.towns.map((t) => (
                         <tr key={t.name} data-testid="ranking-row">
@@ -242,16 +233,7 @@ function ComplianceTable({ month, quarter }: { month: Matrix; quarter: Matrix })
   return (
     <div class="table-wrap">
       <table>
-        <thead>
-          <tr>
-            <th>乡镇</th>
-            <th>支部数</th>
-            <th>{month.period.label}</th>
-            <th>支部（绿/黄/红）</th>
-            <th>{quarter.period.label}</th>
-            <th>本月逾期事项</th>
-          </tr>
-        </thead>
+        <THead cols={["乡镇", "支部数", month.period.label, "支部（绿/黄/红）", quarter.period.label, "本月逾期事项"]} />
         <tbody>
           {month.towns.map((t) => row(t.name, t, q.get(t.id), String(t.id)))}
           {row("合计", month.total, quarter.total, "total")}

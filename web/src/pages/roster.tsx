@@ -2,7 +2,7 @@
 // reconciliation of a group's members against the roster.
 import { useState } from "preact/hooks";
 import { atLeast, download, get, getAll, request } from "../api.ts";
-import { Badge, Card, Status, useAction, useLoad } from "../ui.tsx";
+import { Badge, Card, Status, useAction, useLoad, THead } from "../ui.tsx";
 
 interface PreviewRow {
   row: number;
@@ -112,15 +112,7 @@ function Import() {
           </label>
           <div class="table-wrap tall">
             <table>
-              <thead>
-                <tr>
-                  <th>行号</th>
-                  <th>姓名</th>
-                  <th>支部</th>
-                  <th>处理</th>
-                  <th>说明</th>
-                </tr>
-              </thead>
+              <THead cols={["行号", "姓名", "支部", "处理", "说明"]} />
               <tbody>
                 {rows.map((r) => (
                   <tr key={r.row} class={r.action === "error" ? "row-error" : ""} data-testid={`roster-row-${r.row}`}>
