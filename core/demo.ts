@@ -11,6 +11,12 @@ import { seedIfEmpty, SEED_STEP_LABELS } from "../prisma/seed/load.ts";
 import { DEMO_PASSWORDS } from "../prisma/seed/county.ts";
 import { CHINA_OFFSET_MS } from "./meetings/time.ts";
 
+/**
+ * How long a scene waits for the bot. Longer than a minute: the bot honours its account's per-minute sending budget
+ * (20 by default, counted from the database), so a demo started right after another one may wait for the window.
+ */
+const REPLY_WAIT_MS = 90_000;
+
 const { values } = parseArgs({ options: { once: { type: "boolean", default: false } } });
 const once = values.once!;
 
@@ -68,7 +74,7 @@ async function main() {
       else if (!m.conversationId.includes("@")) out(`  【私聊 ${m.conversationId}】支部小助手：${m.text.replace(/\n/g, "\n      ")}`);
     });
     const speaker = room.members[0];
-    const reply = wechat.waitForBot(room.id, (t) => t.includes("可用命令"), 30_000);
+    const reply = wechat.waitForBot(room.id, (t) => t.includes("可用命令"), REPLY_WAIT_MS);
     out(`  【群】${speaker.name}：帮助`);
     wechat.say(speaker.id, "帮助", room.id);
     await reply;
@@ -115,19 +121,20 @@ async function bindingScenario(runtime: Runtime, wechat: MockWechat) {
   wechat.room(roomId, topic, [sec, fresh]);
   out("");
   out(`新建的微信群「${topic}」，支部书记 ${secretary.name} 把它接入系统：`);
-  const say = async (who: { id: string; name: string }, text: string) => {
-    const reply = wechat.waitForBot(roomId, () => true, 30_000);
+  // Each line waits for its own answer, so a reply left queued by an interrupted earlier run cannot stand in for it.
+  const say = async (who: { id: string; name: string }, text: string, expect: (t: string) => boolean) => {
+    const reply = wechat.waitForBot(roomId, expect, REPLY_WAIT_MS);
     out(`  【新群】${who.name}：${text}`);
     wechat.say(who.id, text, roomId);
     out(`  【新群】支部小助手：${(await reply).text.replace(/\n/g, "\n      ")}`);
   };
   const group = await prisma.chatGroup.findUnique({ where: { channel_platformGroupId: { channel: "WECHAT", platformGroupId: roomId } } });
-  if (group?.orgUnitId) await say(sec, "解绑"); // a demo run before this one left it bound
-  await say(sec, "本群信息");
-  await say(sec, `绑定支部 ${branch.code}`);
-  await say(fresh, `我是 ${newcomer.name} ${newcomer.phone!.slice(-4)}`);
-  await say(sec, "本群信息");
-  await say(sec, "名单核对");
+  if (group?.orgUnitId) await say(sec, "解绑", (t) => t.includes("解除")); // a demo run before this one left it bound
+  await say(sec, "本群信息", (t) => t.includes("还没有绑定"));
+  await say(sec, `绑定支部 ${branch.code}`, (t) => t.startsWith("已将本群绑定"));
+  await say(fresh, `我是 ${newcomer.name} ${newcomer.phone!.slice(-4)}`, (t) => t.includes(newcomer.name));
+  await say(sec, "本群信息", (t) => t.startsWith("本群绑定"));
+  await say(sec, "名单核对", (t) => t.includes("名单核对"));
 }
 
 /**
@@ -143,12 +150,12 @@ async function studyScenario(runtime: Runtime, wechat: MockWechat, room: DemoRoo
   out("");
   out(`学习签到：支部书记 ${sec.name} 发布一次学习，党员在群里签到（机器人汇总回复，不逐条回复）：`);
   const line = (who: { name: string }, text: string) => out(`  【群】${who.name}：${text}`);
-  const notice = wechat.waitForBot(room.id, (t) => t.startsWith("【学习通知】"), 30_000);
+  const notice = wechat.waitForBot(room.id, (t) => t.startsWith("【学习通知】"), REPLY_WAIT_MS);
   line(sec, `发布学习 ${when} 学习党的二十届四中全会精神 村委会会议室`);
   wechat.say(sec.id, `发布学习 ${when} 学习党的二十届四中全会精神 村委会会议室`, room.id);
   await notice;
   const members = room.members.filter((m) => m.id !== sec.id);
-  const summary = wechat.waitForBot(room.id, (t) => t.includes("已签到"), 30_000);
+  const summary = wechat.waitForBot(room.id, (t) => t.includes("已签到"), REPLY_WAIT_MS);
   for (const m of members.slice(0, 8)) {
     line(m, "签到");
     wechat.say(m.id, "签到", room.id);
@@ -156,7 +163,7 @@ async function studyScenario(runtime: Runtime, wechat: MockWechat, room: DemoRoo
   line(members[8], "请假 外出务工");
   wechat.say(members[8].id, "请假 外出务工", room.id);
   await summary;
-  const stats = wechat.waitForBot(room.id, (t) => t.includes("签到情况"), 30_000);
+  const stats = wechat.waitForBot(room.id, (t) => t.includes("签到情况"), REPLY_WAIT_MS);
   line(sec, "统计");
   wechat.say(sec.id, "统计", room.id);
   await stats;
@@ -172,19 +179,19 @@ async function complaintScenario(wechat: MockWechat, room: DemoRoom) {
   if (!sec) return;
   out("");
   out(`民情诉求：${filer.name} 在群里反映问题，支部书记 ${sec.name} 认领并办结，反映人评价：`);
-  const receipt = wechat.waitForBot(filer.id, (t) => /LX\d{8}-\d{4}/.test(t), 30_000);
+  const receipt = wechat.waitForBot(filer.id, (t) => /LX\d{8}-\d{4}/.test(t), REPLY_WAIT_MS);
   out(`  【群】${filer.name}：反映 村东头路灯坏了三天了，晚上出行不安全`);
   wechat.say(filer.id, "反映 村东头路灯坏了三天了，晚上出行不安全", room.id);
   const number = /LX\d{8}-\d{4}/.exec((await receipt).text)![0];
   const privately = async (who: { id: string; name: string }, text: string, expect: (t: string) => boolean, from = who.id) => {
-    const reply = wechat.waitForBot(from, expect, 30_000);
+    const reply = wechat.waitForBot(from, expect, REPLY_WAIT_MS);
     out(`  【私聊】${who.name}：${text}`);
     wechat.say(who.id, text);
     await reply;
   };
   await privately(sec, `认领 ${number}`, (t) => t.includes("已认领"));
   await privately(sec, `办结 ${number} 已联系电工更换灯泡，今晚恢复照明`, (t) => t.includes("已请反映人评价"));
-  await privately(filer, "满意 修得很及时", (t) => t.includes(number));
+  await privately(filer, `满意 ${number} 修得很及时`, (t) => t.includes(number) && t.includes("评价"));
 }
 
 /** The branch's 三会一课 this quarter, from the same rules engine that drives the reminders and the reports. */
@@ -193,7 +200,7 @@ async function calendarScenario(wechat: MockWechat, room: DemoRoom) {
   if (!sec) return;
   out("");
   out(`三会一课：支部书记 ${sec.name} 查看本支部本季度的落实情况（到期前 7 天提醒书记，逾期通报乡镇，每月 1 日发月报告）：`);
-  const state = wechat.waitForBot(room.id, (t) => t.includes("三会一课："), 30_000);
+  const state = wechat.waitForBot(room.id, (t) => t.includes("三会一课："), REPLY_WAIT_MS);
   out(`  【群】${sec.name}：三会一课`);
   wechat.say(sec.id, "三会一课", room.id);
   await state;
