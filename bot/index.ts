@@ -28,6 +28,17 @@ export interface BotHandle {
 
 const DEDUP_TTL_MS = 10 * 60_000;
 const REFUSAL_QUIET_MS = 10 * 60_000;
+/** How long stop() waits for login-state writes and group syncs still running. */
+const BACKGROUND_STOP_MS = 10_000;
+
+/** True when every promise settled within `ms`; false when the time ran out first. */
+async function settledWithin(ps: Promise<unknown>[], ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const done = await Promise.race([Promise.allSettled(ps).then(() => true as const), timedOut]);
+  clearTimeout(timer);
+  return done;
+}
 
 /**
  * Dedup keys. With a platform message id: the id (redelivery after a reconnect), plus sender + content + the
@@ -192,16 +203,22 @@ export async function startBot(app: AppContext, opts: StartBotOptions = {}): Pro
     db.prisma.botAccount
       .updateMany({ where: { id: account.id, status: { not: "DISABLED" } }, data })
       .catch((err) => log.warn({ err: err.message }, "更新账号状态失败"));
+  // Work the platform starts rather than a message (login-state writes, group syncs, join/leave events): stop()
+  // waits for it, boundedly, so the database is not closed under a half-done write.
+  const background = new Set<Promise<unknown>>();
+  const track = (p: Promise<unknown>) => {
+    background.add(p);
+    void p.catch(() => undefined).finally(() => background.delete(p));
+    return p;
+  };
   const onLoginState = (s: LoginState) =>
-    void setState(
+    void track(setState(
       s.status === "NEED_LOGIN"
         ? { status: "NEED_LOGIN", loginQr: s.qr, loginQrAt: new Date() }
         : s.status === "ONLINE"
           ? { status: "ONLINE", loginQr: null, statusReason: null, platformSelfId: s.selfId, displayName: s.selfName ?? "", lastSeenAt: new Date() }
           : { status: "OFFLINE", statusReason: s.reason ?? null },
-    ).then(() => {
-      if (s.status === "ONLINE") void syncAllGroups();
-    });
+    ).then(() => (s.status === "ONLINE" ? syncAllGroups() : undefined)));
   const adapter: ChatAdapter =
     opts.adapter ??
     (channel === "QQ" ? await createOneBotAdapter(app, name, opts.httpServer) : undefined) ??
@@ -250,11 +267,11 @@ export async function startBot(app: AppContext, opts: StartBotOptions = {}): Pro
     return p.finally(() => inflight.delete(p));
   });
   adapter.onGroupEvent(async (e) => {
-    if (e.kind === "bot_joined") {
-      await syncGroupMembers(db.prisma, e, account.id, await adapter.groupMembers(e.groupId));
-    } else {
-      await recordGroupEvent(db.prisma, e, account.id);
-    }
+    await track(
+      e.kind === "bot_joined"
+        ? adapter.groupMembers(e.groupId).then((members) => syncGroupMembers(db.prisma, e, account.id, members))
+        : recordGroupEvent(db.prisma, e, account.id),
+    );
   });
   await adapter.start();
   const sender: Sender = await startSender(app, adapter, account);
@@ -269,6 +286,9 @@ export async function startBot(app: AppContext, opts: StartBotOptions = {}): Pro
       while (inflight.size) await Promise.allSettled([...inflight]);
       await deps.checkins?.drain();
       await summaries.stop();
+      // A platform call that never answers (a group sync mid-logout) must not hold the shutdown for ever.
+      const waited = await settledWithin([...background], BACKGROUND_STOP_MS);
+      if (!waited) log.warn({ account: name, pending: background.size }, `停止时仍有 ${background.size} 项群同步或状态写入未完成，已不再等待`);
       await setState({ status: "OFFLINE" });
     },
   };
