@@ -1,6 +1,6 @@
 // Cascading selects down the org tree from the user's own unit: the console never offers a unit outside the scope.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { getAll, getSession } from "./api.ts";
+import { getAll, getSession, onSessionChange } from "./api.ts";
 import { asApiError, toast } from "./ui.tsx";
 
 interface Unit {
@@ -10,6 +10,8 @@ interface Unit {
   childCount: number;
 }
 const cache = new Map<number, Promise<Unit[]>>();
+// A new login starts from its own answers, not the previous user's.
+onSessionChange(() => cache.clear());
 function children(id: number) {
   let p = cache.get(id);
   if (!p) {
