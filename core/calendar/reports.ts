@@ -20,7 +20,7 @@
 //   三会一课 obligation gets no score and is listed unranked.
 import ExcelJS from "exceljs";
 import type { Config } from "../config.ts";
-import type { Prisma, PrismaClient, ReportKind } from "../db/index.ts";
+import { Prisma, type PrismaClient, type ReportKind } from "../db/index.ts";
 import { enqueue, PRIORITY } from "../delivery/outbox.ts";
 import { complaintMetrics, sumComplaintCounts, type ComplaintCounts } from "../complaints/metrics.ts";
 import { ratio } from "../rate.ts";
@@ -126,6 +126,21 @@ export function obligationLabel(o: Obligation): string {
   return `${TYPE_LABEL[o.type]}（${o.partyGroupName ? `${o.partyGroupName}，` : ""}${monthLabel(o.period)}）`;
 }
 
+// The 参会率 rule, shared by the 月报告 and the attendance trend: a meeting of unit m (a branch or a party group)
+// expects that unit's current roster, and only members on it count as present or on leave. Both queries name their
+// meetings CTE `m` (columns "unitId", kind) and join attendance `a` to members `r`.
+/** Each meeting unit's current roster size. */
+const ROSTER_CTE = Prisma.sql`roster AS (
+      SELECT r."branchId" AS "unitId", count(*)::int AS n FROM "Member" r
+       WHERE r.status IN ('ACTIVE', 'PROBATIONARY') AND r."branchId" IN (SELECT "unitId" FROM m WHERE kind = 'BRANCH') GROUP BY r."branchId"
+      UNION ALL
+      SELECT r."partyGroupId", count(*)::int FROM "Member" r
+       WHERE r.status IN ('ACTIVE', 'PROBATIONARY') AND r."partyGroupId" IN (SELECT "unitId" FROM m WHERE kind = 'PARTY_GROUP') GROUP BY r."partyGroupId"
+    )`;
+/** Attendance row `a` belongs to member `r` who is on meeting `m`'s unit roster. */
+const ON_MEETING_ROSTER = Prisma.sql`r.id = a."memberId" AND r.status IN ('ACTIVE', 'PROBATIONARY')
+                             AND CASE WHEN m.kind = 'BRANCH' THEN r."branchId" = m."unitId" ELSE r."partyGroupId" = m."unitId" END`;
+
 interface MeetingAgg {
   branchId: number;
   meetings: number;
@@ -149,20 +164,13 @@ async function meetingFigures(tx: Tx, branchIds: number[], from: Date, to: Date)
         FROM "Meeting" m JOIN "OrgUnit" u ON u.id = m."orgUnitId"
        WHERE m."plannedAt" >= ${from} AND m."plannedAt" < ${to} AND m.status <> 'CANCELLED'
          AND ((u.kind = 'BRANCH' AND u.id = ANY(${branchIds}::int[])) OR (u.kind = 'PARTY_GROUP' AND u."parentId" = ANY(${branchIds}::int[])))
-    ), roster AS (
-      SELECT r."branchId" AS "unitId", count(*)::int AS n FROM "Member" r
-       WHERE r.status IN ('ACTIVE', 'PROBATIONARY') AND r."branchId" = ANY(${branchIds}::int[]) GROUP BY r."branchId"
-      UNION ALL
-      SELECT r."partyGroupId", count(*)::int FROM "Member" r
-       WHERE r.status IN ('ACTIVE', 'PROBATIONARY') AND r."partyGroupId" IN (SELECT "unitId" FROM m WHERE kind = 'PARTY_GROUP') GROUP BY r."partyGroupId"
-    ), att AS (
+    ), ${ROSTER_CTE}, att AS (
       SELECT a."meetingId",
              (count(*) FILTER (WHERE a.status = 'PRESENT'))::int AS checkins,
              (count(*) FILTER (WHERE a.status = 'PRESENT' AND r.id IS NOT NULL))::int AS present,
              (count(*) FILTER (WHERE a.status = 'LEAVE' AND r.id IS NOT NULL))::int AS leave
         FROM m JOIN "Attendance" a ON a."meetingId" = m.id
-        LEFT JOIN "Member" r ON r.id = a."memberId" AND r.status IN ('ACTIVE', 'PROBATIONARY')
-                             AND CASE WHEN m.kind = 'BRANCH' THEN r."branchId" = m."unitId" ELSE r."partyGroupId" = m."unitId" END
+        LEFT JOIN "Member" r ON ${ON_MEETING_ROSTER}
        GROUP BY a."meetingId"
     )
     SELECT m."branchId",
@@ -308,19 +316,12 @@ export async function attendanceTrend(tx: Tx, scope: ScopeHolder, opts: { months
        WHERE m."plannedAt" >= ${from} AND m."plannedAt" < ${to} AND m.status = 'HELD'
          AND m.type::text = ANY(${[...REQUIRED_TYPES]}::text[])
          AND ((u.kind = 'BRANCH' AND u.id IN (SELECT id FROM b)) OR (u.kind = 'PARTY_GROUP' AND u."parentId" IN (SELECT id FROM b)))
-    ), roster AS (
-      SELECT r."branchId" AS "unitId", count(*)::int AS n FROM "Member" r
-       WHERE r.status IN ('ACTIVE', 'PROBATIONARY') AND r."branchId" IN (SELECT "unitId" FROM m WHERE kind = 'BRANCH') GROUP BY r."branchId"
-      UNION ALL
-      SELECT r."partyGroupId", count(*)::int FROM "Member" r
-       WHERE r.status IN ('ACTIVE', 'PROBATIONARY') AND r."partyGroupId" IN (SELECT "unitId" FROM m WHERE kind = 'PARTY_GROUP') GROUP BY r."partyGroupId"
-    ), att AS (
+    ), ${ROSTER_CTE}, att AS (
       SELECT a."meetingId",
              (count(*) FILTER (WHERE a.status = 'PRESENT'))::int AS present,
              (count(*) FILTER (WHERE a.status = 'LEAVE'))::int AS leave
         FROM m JOIN "Attendance" a ON a."meetingId" = m.id
-        JOIN "Member" r ON r.id = a."memberId" AND r.status IN ('ACTIVE', 'PROBATIONARY')
-                       AND CASE WHEN m.kind = 'BRANCH' THEN r."branchId" = m."unitId" ELSE r."partyGroupId" = m."unitId" END
+        JOIN "Member" r ON ${ON_MEETING_ROSTER}
        GROUP BY a."meetingId"
     )
     SELECT m.month,
