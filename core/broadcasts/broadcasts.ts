@@ -376,24 +376,26 @@ const sweepCancelled = (tx: Tx, id: number) =>
   tx.$executeRawUnsafe(`UPDATE "Delivery" SET status = 'CANCELLED', "lockedBy" = NULL, "lockedUntil" = NULL, "updatedAt" = now() WHERE "broadcastId" = $1 AND status = 'QUEUED'`, id);
 
 /** Pauses sending: senders stop claiming its rows (a row already claimed goes out). */
-export async function pauseBroadcast(prisma: Tx, actor: BroadcastActor, ref: number | string) {
-  requireCountyAdmin(actor, "暂停县级广播");
-  const b = await findBroadcast(prisma, ref);
-  requireSameCounty(actor, b.drafter.orgUnit.path);
-  const { count } = await prisma.broadcast.updateMany({ where: { id: b.id, status: "SENDING" }, data: { status: "PAUSED" } });
-  if (count !== 1) throw conflict("BROADCAST_NOT_SENDING", `该广播${STATUS_LABEL[b.status]}，只有发送中的广播可以暂停`);
-  await audit(prisma, { actorId: actor.cadreUserId, actorIdentityId: actor.identityId, channel: actor.channel, action: "broadcast.pause", targetType: "Broadcast", targetId: b.id, requestId: actor.requestId });
-  return { id: b.id, number: b.number, status: "PAUSED" as const };
-}
+export const pauseBroadcast = (prisma: Tx, actor: BroadcastActor, ref: number | string) =>
+  moveSending(prisma, actor, ref, { what: "暂停县级广播", from: "SENDING", to: "PAUSED", code: "BROADCAST_NOT_SENDING", only: "只有发送中的广播可以暂停", action: "broadcast.pause" });
 
-export async function resumeBroadcast(prisma: Tx, actor: BroadcastActor, ref: number | string) {
-  requireCountyAdmin(actor, "恢复县级广播");
+export const resumeBroadcast = (prisma: Tx, actor: BroadcastActor, ref: number | string) =>
+  moveSending(prisma, actor, ref, { what: "恢复县级广播", from: "PAUSED", to: "SENDING", code: "BROADCAST_NOT_PAUSED", only: "只有已暂停的广播可以恢复", action: "broadcast.resume" });
+
+/** Pause and resume: one compare-and-set between SENDING and PAUSED, refused with `code` from any other status, audited. */
+async function moveSending<To extends "PAUSED" | "SENDING">(
+  prisma: Tx,
+  actor: BroadcastActor,
+  ref: number | string,
+  m: { what: string; from: "SENDING" | "PAUSED"; to: To; code: string; only: string; action: string },
+) {
+  requireCountyAdmin(actor, m.what);
   const b = await findBroadcast(prisma, ref);
   requireSameCounty(actor, b.drafter.orgUnit.path);
-  const { count } = await prisma.broadcast.updateMany({ where: { id: b.id, status: "PAUSED" }, data: { status: "SENDING" } });
-  if (count !== 1) throw conflict("BROADCAST_NOT_PAUSED", `该广播${STATUS_LABEL[b.status]}，只有已暂停的广播可以恢复`);
-  await audit(prisma, { actorId: actor.cadreUserId, actorIdentityId: actor.identityId, channel: actor.channel, action: "broadcast.resume", targetType: "Broadcast", targetId: b.id, requestId: actor.requestId });
-  return { id: b.id, number: b.number, status: "SENDING" as const };
+  const { count } = await prisma.broadcast.updateMany({ where: { id: b.id, status: m.from }, data: { status: m.to } });
+  if (count !== 1) throw conflict(m.code, `该广播${STATUS_LABEL[b.status]}，${m.only}`);
+  await audit(prisma, { actorId: actor.cadreUserId, actorIdentityId: actor.identityId, channel: actor.channel, action: m.action, targetType: "Broadcast", targetId: b.id, requestId: actor.requestId });
+  return { id: b.id, number: b.number, status: m.to };
 }
 
 /** Puts just the failed groups back in the queue (any account may take them). */
