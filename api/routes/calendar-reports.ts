@@ -2,6 +2,7 @@
 // core/calendar (compliance.ts, reports.ts), the same functions the chat commands and the report job use; these
 // routes check who may see what, parse and answer.
 import { z } from "zod";
+import type { Principal } from "../../core/auth/principal.ts";
 import { audit } from "../../core/audit.ts";
 import { complianceMatrix, requirePeriod, type Tx } from "../../core/calendar/compliance.ts";
 import { countyRules, RULES_SETTING_KEY, storedCountyPatch } from "../../core/calendar/facts.ts";
@@ -300,6 +301,10 @@ export function registerCalendarReportRoutes(api: ApiRouter) {
     },
   });
 
+  /** The 月报告 the query asks for: its month (default this one, up to now) over the caller's scope or `unitId` in it. */
+  const monthlyOf = (prisma: Tx, principal: Principal, query: z.infer<typeof MonthlyQuery>, now: Date) =>
+    monthlyReport(prisma, principal, query.period ?? periodOf("month", now).key, now, { unitId: query.unitId });
+
   api.route({
     method: "get",
     path: "/api/reports/monthly",
@@ -312,10 +317,7 @@ export function registerCalendarReportRoutes(api: ApiRouter) {
     query: MonthlyQuery,
     response: { description: "月报告", schema: MonthlyReportSchema },
     errors: [404],
-    handler: (ctx, { query, principal }) => {
-      const now = new Date();
-      return monthlyReport(ctx.deps.db.prisma, principal, query.period ?? periodOf("month", now).key, now, { unitId: query.unitId });
-    },
+    handler: (ctx, { query, principal }) => monthlyOf(ctx.deps.db.prisma, principal, query, new Date()),
   });
 
   api.route({
@@ -330,7 +332,7 @@ export function registerCalendarReportRoutes(api: ApiRouter) {
     errors: [404],
     handler: async (ctx, { query, principal }) => {
       const now = new Date();
-      const r = await monthlyReport(ctx.deps.db.prisma, principal, query.period ?? periodOf("month", now).key, now, { unitId: query.unitId });
+      const r = await monthlyOf(ctx.deps.db.prisma, principal, query, now);
       return { body: await monthlyWorkbook(r, now), ...monthlyFileName(r.unit.name, r.period.key) };
     },
   });
