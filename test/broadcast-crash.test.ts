@@ -1,19 +1,19 @@
 // A county broadcast's sender killed with SIGKILL mid-fan-out, then restarted: every group gets the broadcast, at
 // most one group twice (the message on the wire when the process died). Production shape, as in crash.test.ts: the
 // bot is its own process (`tsx core/main.ts --role bot`) reaching the simulated WeChat through wechaty-puppet-service.
-import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
-import { PuppetServer, log as wechatyLog } from "wechaty-puppet-service";
+import { log as wechatyLog, type PuppetServer } from "wechaty-puppet-service";
 import { MockWechat } from "../bot/adapters/wechaty-mock.ts";
 import { approveBroadcast, broadcastReport, draftBroadcast, type BroadcastActor } from "../core/broadcasts/broadcasts.ts";
 import { checkAttachment, storeAttachment } from "../core/broadcasts/attachments.ts";
 import { createBlobStore } from "../core/storage/index.ts";
 import type { SmallCounty } from "./support/fixtures.ts";
 import { createTestContext, type TestContext } from "./support/context.ts";
-import { freePort, startRole, type RoleProcess } from "./support/crash-child.ts";
+import { startRole, type RoleProcess } from "./support/crash-child.ts";
+import { puppetGateway } from "./support/puppet-gateway.ts";
 import { smallCounty } from "./support/fixtures.ts";
 import { botAccount, boundGroup, cadreActor } from "./support/broadcast-fixtures.ts";
 
@@ -45,11 +45,7 @@ beforeAll(async () => {
   ctx = await createTestContext("broadcast-crash", { env: { STORAGE_DIR: storageDir } });
   wechat = new MockWechat();
   for (const r of [...rooms, ...attRooms]) wechat.room(r, r, [{ id: "wx_zhangsan", name: "张三" }]);
-  const token = `insecure_${randomUUID()}`;
-  const endpoint = `127.0.0.1:${await freePort()}`;
-  server = new PuppetServer({ endpoint, puppet: wechat.puppet, token });
-  await server.start();
-  wechat.login();
+  ({ server, env } = await puppetGateway(wechat, ctx, { STORAGE_DIR: storageDir }));
 
   const { prisma } = ctx.db;
   county = await smallCounty(prisma, "K");
@@ -57,19 +53,6 @@ beforeAll(async () => {
   admin2 = await cadreActor(prisma, "k-county-2", county.county);
   const account = await botAccount(prisma, ACCOUNT, { sendsPerMinute: 1_000 });
   for (const [i, r] of rooms.entries()) await boundGroup(prisma, r, i % 2 ? county.branch1.id : county.branch2.id, [account]);
-  env = {
-    DATABASE_URL: ctx.db.url,
-    REDIS_URL: ctx.config.REDIS_URL!,
-    REDIS_KEY_PREFIX: ctx.config.REDIS_KEY_PREFIX,
-    WECHATY_PUPPET: "wechaty-puppet-service",
-    WECHATY_PUPPET_SERVICE_TOKEN: token,
-    WECHATY_PUPPET_SERVICE_ENDPOINT: endpoint,
-    SENDER_MIN_GAP_MS: "50",
-    SENDER_JITTER_MS: "0",
-    SENDER_POLL_MS: "200",
-    STORAGE_DIR: storageDir,
-    LOG_LEVEL: "warn",
-  };
 });
 
 afterAll(async () => {

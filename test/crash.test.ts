@@ -5,13 +5,13 @@
 // configured only by environment, and reaches WeChat through wechaty-puppet-service, the gRPC client of the hosted
 // gateways. The "gateway" here is wechaty-puppet-service's own PuppetServer in the test process, wrapping the
 // simulated WeChat, so the test sees exactly what the group received.
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
-import { PuppetServer, log as wechatyLog } from "wechaty-puppet-service";
+import { log as wechatyLog, type PuppetServer } from "wechaty-puppet-service";
 import { MockWechat } from "../bot/adapters/wechaty-mock.ts";
 import { enqueue } from "../core/delivery/outbox.ts";
 import { createTestContext, type TestContext } from "./support/context.ts";
-import { freePort, startRole, type RoleProcess } from "./support/crash-child.ts";
+import { startRole, type RoleProcess } from "./support/crash-child.ts";
+import { puppetGateway } from "./support/puppet-gateway.ts";
 
 const ROOM = "crash@chatroom";
 const ACCOUNT = "wx-crash";
@@ -34,12 +34,7 @@ beforeAll(async () => {
     { id: "wx_zhangsan", name: "张三" },
     { id: "wx_lisi", name: "李四" },
   ]);
-  const token = `insecure_${randomUUID()}`;
-  const endpoint = `127.0.0.1:${await freePort()}`;
-  server = new PuppetServer({ endpoint, puppet: wechat.puppet, token });
-  await server.start();
-  // Logged in before any client connects: the server replays the login to each bot process that connects later.
-  wechat.login();
+  ({ server, env } = await puppetGateway(wechat, ctx));
 
   const { prisma } = ctx.db;
   const account = await prisma.botAccount.create({ data: { name: ACCOUNT, channel: "WECHAT", sendsPerMinute: 1_000, sendsPerHour: 10_000 } });
@@ -49,18 +44,6 @@ beforeAll(async () => {
     await enqueue(prisma, { channel: "WECHAT", accountId: account.id, groupId: group.id, body, idempotencyKey: `crash:${body}` });
   }
 
-  env = {
-    DATABASE_URL: ctx.db.url,
-    REDIS_URL: ctx.config.REDIS_URL!,
-    REDIS_KEY_PREFIX: ctx.config.REDIS_KEY_PREFIX,
-    WECHATY_PUPPET: "wechaty-puppet-service",
-    WECHATY_PUPPET_SERVICE_TOKEN: token,
-    WECHATY_PUPPET_SERVICE_ENDPOINT: endpoint,
-    SENDER_MIN_GAP_MS: "50",
-    SENDER_JITTER_MS: "0",
-    SENDER_POLL_MS: "200",
-    LOG_LEVEL: "warn",
-  };
 });
 
 afterAll(async () => {
