@@ -63,7 +63,6 @@ export function ComplaintsPage({ params }: { params: URLSearchParams }) {
   const [mine, setMine] = useState(false);
   const [typed, setTyped] = useState("");
   const [q, setQ] = useState("");
-  const [page, setPage] = useState(1);
   // Typing waits for a pause before asking the API.
   useEffect(() => {
     const t = setTimeout(() => setQ(typed.trim()), 300);
@@ -71,12 +70,9 @@ export function ComplaintsPage({ params }: { params: URLSearchParams }) {
   }, [typed]);
   const filters = { unitId, status, overdue: overdue || undefined, mine: mine || undefined, q: q || undefined };
   const key = JSON.stringify(filters);
-  // A new filter starts at page 1 in the same render, so the old page is never asked for with it.
-  const [shownKey, setShownKey] = useState(key);
-  if (shownKey !== key) {
-    setShownKey(key);
-    setPage(1);
-  }
+  // The page chosen belongs to the filters it was chosen under: new filters start at page 1.
+  const [paged, setPaged] = useState({ key, page: 1 });
+  const page = paged.key === key ? paged.page : 1;
   const list = useLoad(() => get<{ items: Item[]; page: number; pageSize: number; total: number }>("/api/complaints", { ...filters, page, pageSize: 20 }), [key, page]);
   const { run } = useAction();
 
@@ -128,7 +124,7 @@ export function ComplaintsPage({ params }: { params: URLSearchParams }) {
             </table>
           </div>
           {list.data && list.data.items.length === 0 && <p class="muted">没有符合条件的诉求。</p>}
-          {list.data && <Pager page={list.data.page} pageSize={list.data.pageSize} total={list.data.total} onPage={setPage} />}
+          {list.data && <Pager page={list.data.page} pageSize={list.data.pageSize} total={list.data.total} onPage={(p) => setPaged({ key, page: p })} />}
         </Status>
       </Card>
     </div>
