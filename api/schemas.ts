@@ -16,7 +16,7 @@ export const CadreRoleSchema = z.enum(CadreRole).meta({ id: "CadreRole", descrip
 /** Inline rather than a nullable $ref: OpenAPI 3.1 generators turn that into an allOf no null can satisfy. */
 export const NullableCadreRole = z.enum(CadreRole).nullable();
 
-export const OrgKindSchema = z.enum(["COUNTY", "TOWN", "VILLAGE", "BRANCH", "PARTY_GROUP"]).meta({ id: "OrgKind" });
+export const OrgKindSchema = z.enum(["CITY", "COUNTY", "TOWN", "VILLAGE", "BRANCH", "PARTY_GROUP"]).meta({ id: "OrgKind" });
 
 /** Timestamps travel as ISO 8601 strings; handlers call toISOString(). */
 export const IsoDateTime = () => z.iso.datetime();

@@ -12,7 +12,7 @@ type Tx = Prisma.TransactionClient | PrismaClient;
 
 const ACTIVE = { status: { in: ["ACTIVE", "PROBATIONARY"] } } satisfies Prisma.MemberWhereInput;
 
-export const KIND_LABEL: Record<OrgUnit["kind"], string> = { COUNTY: "县", TOWN: "乡镇", VILLAGE: "村/社区", BRANCH: "党支部", PARTY_GROUP: "党小组" };
+export const KIND_LABEL: Record<OrgUnit["kind"], string> = { CITY: "市", COUNTY: "县", TOWN: "乡镇", VILLAGE: "村/社区", BRANCH: "党支部", PARTY_GROUP: "党小组" };
 
 function requireCadre(p: ChatPrincipal, action: string) {
   if (!hasRoleAtLeast(p, "BRANCH_SECRETARY")) throw forbidden("ROLE_REQUIRED", `抱歉，只有支部书记及以上的干部可以${action}。`);
