@@ -25,6 +25,9 @@ import { registerOrgRoutes } from "./routes/org.ts";
 import { registerQrPageRoutes } from "./routes/qr-page.ts";
 import { registerReportTrendRoutes } from "./routes/reports-trend.ts";
 import { registerRosterRoutes } from "./routes/roster.ts";
+import { registerCadreRoutes } from "./routes/cadres.ts";
+import { registerMemberRoutes } from "./routes/members.ts";
+import { registerBindCodeRoutes } from "./routes/bind-codes.ts";
 import type { ApiApp, ApiContextExt, ApiState } from "./types.ts";
 import { createApiRouter } from "./validate.ts";
 
@@ -59,6 +62,9 @@ export function createApp(deps: AppContext, options: ApiOptions = {}): ApiApp {
   registerCalendarReportRoutes(api);
   registerReportTrendRoutes(api);
   registerRosterRoutes(api);
+  registerCadreRoutes(api);
+  registerMemberRoutes(api);
+  registerBindCodeRoutes(api);
   registerDocsRoutes(api);
 
   app.use(requestId());
