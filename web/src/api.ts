@@ -7,6 +7,8 @@ export interface User {
   displayName: string;
   role: Role;
   orgUnitId: number;
+  /** A one-time password (new account, reset, setup): the console shows only the password form until it changes. */
+  mustChangePassword?: boolean;
 }
 export type Role = "COUNTY_ADMIN" | "TOWN_ADMIN" | "BRANCH_SECRETARY" | "MEMBER";
 export interface Session {
@@ -94,6 +96,9 @@ async function send(url: string, init: RequestInit): Promise<Response> {
     loginNotice = err.message;
     setSession(null);
   }
+  // The API wants the one-time password changed first: the console switches to that form.
+  if (err.code === "PASSWORD_CHANGE_REQUIRED" && session && !session.user.mustChangePassword)
+    setSession({ ...session, user: { ...session.user, mustChangePassword: true } });
   throw err;
 }
 
@@ -115,6 +120,7 @@ export async function request<T>(method: string, path: string, opts: { query?: Q
 export const get = <T>(path: string, query?: Query) => request<T>("GET", path, { query });
 export const post = <T>(path: string, body: unknown = {}) => request<T>("POST", path, { body });
 export const put = <T>(path: string, body: unknown) => request<T>("PUT", path, { body });
+export const patch = <T>(path: string, body: unknown) => request<T>("PATCH", path, { body });
 
 /** A GET with the bearer token, for what a plain link cannot carry it to (files, photos). */
 const authFetch = (path: string, query?: Query) => send(withQuery(path, query), { headers: bearer() });
@@ -147,12 +153,26 @@ export function takeLoginNotice() {
   return n;
 }
 
+interface LoginResult {
+  accessToken: string;
+  expiresAt: string;
+  user: User;
+}
+
 export async function login(username: string, password: string) {
-  const res = await request<{ accessToken: string; expiresAt: string; user: User }>("POST", "/api/auth/login", { body: { username, password } });
+  const res = await request<LoginResult>("POST", "/api/auth/login", { body: { username, password } });
   // The unit's name comes from /me, asked with the new token; until it answers there is no session to show.
   const me = await send("/api/auth/me", { headers: { authorization: `Bearer ${res.accessToken}`, accept: "application/json" } });
-  const { orgUnit } = (await me.json()) as { orgUnit: Session["unit"] };
-  setSession({ token: res.accessToken, expiresAt: res.expiresAt, user: res.user, unit: orgUnit });
+  const { orgUnit, user } = (await me.json()) as { orgUnit: Session["unit"]; user: { mustChangePassword?: boolean } | null };
+  const mustChangePassword = !!(res.user.mustChangePassword || user?.mustChangePassword);
+  setSession({ token: res.accessToken, expiresAt: res.expiresAt, user: { ...res.user, mustChangePassword }, unit: orgUnit });
+}
+
+/** Changes the login's own password; the answer is a new token (the change revokes every older one). */
+export async function changePassword(oldPassword: string, newPassword: string) {
+  const res = await post<LoginResult>("/api/auth/password", { oldPassword, newPassword });
+  const s = session!;
+  setSession({ ...s, token: res.accessToken, expiresAt: res.expiresAt, user: { ...s.user, ...res.user, mustChangePassword: false } });
 }
 
 export async function logout() {

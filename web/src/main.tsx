@@ -10,12 +10,18 @@ import { ComplaintsPage } from "./pages/complaints.tsx";
 import { MeetingsPage } from "./pages/meetings.tsx";
 import { AccountsPage } from "./pages/accounts.tsx";
 import { RosterPage } from "./pages/roster.tsx";
+import { FirstPasswordPage, PasswordPage } from "./pages/password.tsx";
+import { OrgPage } from "./pages/org.tsx";
+import { CadresPage } from "./pages/cadres.tsx";
+import { MembersPage } from "./pages/members.tsx";
 
 interface Route {
   path: string;
   title: string;
   role: Role;
   view: (props: { params: URLSearchParams }) => preact.JSX.Element;
+  /** Reached from another page or the top bar, not listed in the menu; `menu` is the entry it belongs to. */
+  menu?: string;
 }
 
 const ROUTES: Route[] = [
@@ -24,7 +30,11 @@ const ROUTES: Route[] = [
   { path: "complaints", title: "民情诉求", role: "BRANCH_SECRETARY", view: ComplaintsPage },
   { path: "meetings", title: "三会一课", role: "BRANCH_SECRETARY", view: MeetingsPage },
   { path: "accounts", title: "机器人账号", role: "COUNTY_ADMIN", view: AccountsPage },
-  { path: "roster", title: "党员名单", role: "BRANCH_SECRETARY", view: RosterPage },
+  { path: "members", title: "党员", role: "BRANCH_SECRETARY", view: MembersPage },
+  { path: "roster", title: "党员名单导入", role: "BRANCH_SECRETARY", view: RosterPage, menu: "members" },
+  { path: "org", title: "组织架构", role: "BRANCH_SECRETARY", view: OrgPage },
+  { path: "cadres", title: "干部账号", role: "BRANCH_SECRETARY", view: CadresPage },
+  { path: "password", title: "修改密码", role: "BRANCH_SECRETARY", view: PasswordPage, menu: "" },
 ];
 
 function parseHash() {
@@ -59,6 +69,7 @@ function App() {
         </div>
       </div>
     );
+  if (session.user.mustChangePassword) return <FirstPasswordPage />;
   return <Shell />;
 }
 
@@ -82,13 +93,18 @@ function Shell() {
         <span class="who" data-testid="who">
           {session.unit.name} · {session.user.displayName}（{ROLE_LABEL[session.user.role]}）
         </span>
+        <a class="link" href="#/password">
+          修改密码
+        </a>
         <button class="link" onClick={() => logout()}>
           退出
         </button>
       </header>
       <nav class={`sidebar ${menuOpen ? "open" : ""}`}>
-        {routes.map((r) => (
-          <a key={r.path} href={`#/${r.path}`} class={r.path === route?.path ? "active" : ""}>
+        {routes
+          .filter((r) => r.menu === undefined)
+          .map((r) => (
+          <a key={r.path} href={`#/${r.path}`} class={r.path === (route?.menu ?? route?.path) ? "active" : ""}>
             {r.title}
           </a>
         ))}

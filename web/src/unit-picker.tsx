@@ -22,7 +22,7 @@ function children(id: number) {
   return p;
 }
 
-const KIND_LABEL: Record<string, string> = { TOWN: "乡镇", VILLAGE: "村/社区", BRANCH: "支部" };
+const KIND_LABEL: Record<string, string> = { COUNTY: "区县", TOWN: "乡镇", VILLAGE: "村/社区", BRANCH: "支部" };
 
 /** `value` is the deepest chosen unit (null = the user's whole scope). */
 export function UnitPicker({ onChange, label = "单位", testid }: { onChange: (id: number | null, unit: Unit | null) => void; label?: string; testid?: string }) {

@@ -3,6 +3,7 @@
 import { useState } from "preact/hooks";
 import { atLeast, download, get, getAll, request } from "../api.ts";
 import { Badge, Card, Status, useAction, useLoad, THead } from "../ui.tsx";
+import { MemberTabs } from "./members.tsx";
 
 interface PreviewRow {
   row: number;
@@ -42,6 +43,7 @@ const ACTION: Record<PreviewRow["action"], [string, string]> = { create: ["æ–°å¢
 export function RosterPage() {
   return (
     <div class="page">
+      <MemberTabs active="import" />
       <Import />
       {atLeast("TOWN_ADMIN") ? (
         <Reconcile />
