@@ -1,6 +1,7 @@
 // Loads what the rules engine needs for many branches at once: three set-based queries whatever the number of
 // branches (10,000 in the benchmark), then the pure evaluation in memory.
-import type { Prisma, PrismaClient } from "../db/index.ts";
+import { Prisma, type PrismaClient } from "../db/index.ts";
+import { onRosterAtSql, rosterSizeAtSql } from "../org/roster.ts";
 import { periodsWithin, type Period } from "./periods.ts";
 import { DEFAULT_RULES, applyRulesPatch, evaluateBranch, parseRulesPatch, REQUIRED_TYPES, type BranchFacts, type CalendarRules, type MeetingFact, type Obligation, type RulesPatch } from "./rules.ts";
 
@@ -47,12 +48,17 @@ export async function loadBranchFacts(tx: Tx, opts: { path: string; span: Pick<P
     SELECT g.id, g.name, g."parentId" FROM "OrgUnit" g
      WHERE g.kind = 'PARTY_GROUP' AND g.active AND g."parentId" = ANY(${branchIdList}::int[])
      ORDER BY g.code`;
+  // The branch's roster at the meeting's planned time (core/org/roster.ts): a member transferred in later is not
+  // counted for an earlier meeting's quorum, nor one who left before it.
+  const branchOf = Prisma.sql`COALESCE(b.id, u."parentId")`;
   const meetings = await tx.$queryRaw<(MeetingFact & { branchId: number })[]>`
     SELECT m.id, m.type, m."orgUnitId", m."plannedAt", m.status, m."finalizedAt",
-           COALESCE(b.id, u."parentId") AS "branchId",
+           ${branchOf} AS "branchId",
            -- Present members of this branch: a guest from another branch does not make a quorum.
            (SELECT count(*) FROM "Attendance" a JOIN "Member" x ON x.id = a."memberId"
-             WHERE a."meetingId" = m.id AND a.status = 'PRESENT' AND x."branchId" = COALESCE(b.id, u."parentId"))::int AS present
+             WHERE a."meetingId" = m.id AND a.status = 'PRESENT'
+               AND ${onRosterAtSql("x", Prisma.sql`'BRANCH'`, branchOf, Prisma.sql`m."plannedAt"`)})::int AS present,
+           ${rosterSizeAtSql(Prisma.sql`'BRANCH'`, branchOf, Prisma.sql`m."plannedAt"`)} AS "rosterSize"
       FROM "Meeting" m
       JOIN "OrgUnit" u ON u.id = m."orgUnitId"
       LEFT JOIN "OrgUnit" b ON b.id = u.id AND u.kind = 'BRANCH'

@@ -7,9 +7,10 @@
 //   完成率 (complianceRate) = held / (held + overdue), obligations still running do not count against anyone.
 // - 参会率 (attendance rate) = present / expected, summed over the period's HELD meetings of the five 三会一课 types
 //   (by planned time, including ones that did not count, e.g. a 党员大会 short of its quorum). expected = the meeting
-//   unit's roster as it is now (ACTIVE and PROBATIONARY members of the branch, or of the party group for a 党小组会;
-//   there is no historical roster); present = PRESENT attendance of members on that roster (guests from elsewhere and
-//   unlinked chat check-ins are not counted; leave is not presence). null when nothing was held.
+//   unit's roster at the meeting's planned time (ACTIVE and PROBATIONARY members of the branch, or of the party group
+//   for a 党小组会, with their history: core/org/roster.ts), so a later transfer or 去世 leaves a past month unchanged;
+//   present = PRESENT attendance of members on that roster (guests from elsewhere and unlinked chat check-ins are not
+//   counted; leave is not presence). null when nothing was held.
 // - 签到 (check-ins): every non-cancelled meeting of the branch and its party groups planned in the period, 学习
 //   included: how many, how many held, and PRESENT attendance rows (linked or not, guests included).
 // - 民情诉求: complaintMetrics (core/complaints/metrics.ts) for tickets filed in the period up to `at`, by the unit
@@ -26,6 +27,7 @@ import { complaintMetrics, sumComplaintCounts, type ComplaintCounts } from "../c
 import { ratio } from "../rate.ts";
 import { notFound } from "../errors.ts";
 import type { ScopeHolder } from "../org/scope.ts";
+import { onRosterAtSql, rosterSizeAtSql } from "../org/roster.ts";
 import {
   DIRECT_TOWN,
   countedObligations,
@@ -127,19 +129,15 @@ export function obligationLabel(o: Obligation): string {
 }
 
 // The 参会率 rule, shared by the 月报告 and the attendance trend: a meeting of unit m (a branch or a party group)
-// expects that unit's current roster, and only members on it count as present or on leave. Both queries name their
-// meetings CTE `m` (columns "unitId", kind) and join attendance `a` to members `r`.
-/** Each meeting unit's current roster size. */
+// expects that unit's roster at its planned time (core/org/roster.ts), and only members on it count as present or on
+// leave. Both queries name their meetings CTE `m` (columns id, "unitId", kind, "plannedAt") and join attendance `a` to
+// members `r`.
+/** Each meeting's roster size (columns "meetingId", n). */
 const ROSTER_CTE = Prisma.sql`roster AS (
-      SELECT r."branchId" AS "unitId", count(*)::int AS n FROM "Member" r
-       WHERE r.status IN ('ACTIVE', 'PROBATIONARY') AND r."branchId" IN (SELECT "unitId" FROM m WHERE kind = 'BRANCH') GROUP BY r."branchId"
-      UNION ALL
-      SELECT r."partyGroupId", count(*)::int FROM "Member" r
-       WHERE r.status IN ('ACTIVE', 'PROBATIONARY') AND r."partyGroupId" IN (SELECT "unitId" FROM m WHERE kind = 'PARTY_GROUP') GROUP BY r."partyGroupId"
+      SELECT m.id AS "meetingId", ${rosterSizeAtSql(Prisma.sql`m.kind`, Prisma.sql`m."unitId"`, Prisma.sql`m."plannedAt"`)} AS n FROM m
     )`;
-/** Attendance row `a` belongs to member `r` who is on meeting `m`'s unit roster. */
-const ON_MEETING_ROSTER = Prisma.sql`r.id = a."memberId" AND r.status IN ('ACTIVE', 'PROBATIONARY')
-                             AND CASE WHEN m.kind = 'BRANCH' THEN r."branchId" = m."unitId" ELSE r."partyGroupId" = m."unitId" END`;
+/** Attendance row `a` belongs to member `r` who is on meeting `m`'s unit roster at its planned time. */
+const ON_MEETING_ROSTER = Prisma.sql`r.id = a."memberId" AND ${onRosterAtSql("r", Prisma.sql`m.kind`, Prisma.sql`m."unitId"`, Prisma.sql`m."plannedAt"`)}`;
 
 interface MeetingAgg {
   branchId: number;
@@ -158,7 +156,7 @@ async function meetingFigures(tx: Tx, branchIds: number[], from: Date, to: Date)
   if (branchIds.length === 0) return new Map();
   const rows = await tx.$queryRaw<MeetingAgg[]>`
     WITH m AS (
-      SELECT m.id, m.type::text AS type, m.status::text AS status, u.id AS "unitId", u.kind::text AS kind,
+      SELECT m.id, m.type::text AS type, m.status::text AS status, u.id AS "unitId", u.kind::text AS kind, m."plannedAt",
              CASE WHEN u.kind = 'BRANCH' THEN u.id ELSE u."parentId" END AS "branchId",
              (m.status = 'HELD' AND m.type::text = ANY(${[...REQUIRED_TYPES]}::text[])) AS required
         FROM "Meeting" m JOIN "OrgUnit" u ON u.id = m."orgUnitId"
@@ -182,7 +180,7 @@ async function meetingFigures(tx: Tx, branchIds: number[], from: Date, to: Date)
            COALESCE(sum(roster.n) FILTER (WHERE m.required), 0)::int AS expected,
            COALESCE(sum(att.present) FILTER (WHERE m.required), 0)::int AS present,
            COALESCE(sum(att.leave) FILTER (WHERE m.required), 0)::int AS leave
-      FROM m LEFT JOIN att ON att."meetingId" = m.id LEFT JOIN roster ON roster."unitId" = m."unitId"
+      FROM m LEFT JOIN att ON att."meetingId" = m.id LEFT JOIN roster ON roster."meetingId" = m.id
      GROUP BY m."branchId"`;
   return new Map(rows.map((r) => [r.branchId, r]));
 }
@@ -297,7 +295,7 @@ export interface AttendanceTrend {
  * 参会率 month by month for the `months` months ending with the one containing `at` (oldest first), for the
  * caller's subtree (or `unitId` in it). Same definition as the 月报告 (see meetingFigures and the file comment):
  * HELD meetings of the five 三会一课 types planned in the month, of the active branches under the unit and their
- * party groups; expected = the meeting unit's current roster, present/leave = attendance of members on it. One
+ * party groups; expected = the meeting unit's roster at its planned time, present/leave = attendance of members on it. One
  * set-based query for all months.
  */
 export async function attendanceTrend(tx: Tx, scope: ScopeHolder, opts: { months: number; at: Date; unitId?: number | null }): Promise<AttendanceTrend> {
@@ -311,7 +309,7 @@ export async function attendanceTrend(tx: Tx, scope: ScopeHolder, opts: { months
     WITH b AS (
       SELECT id FROM "OrgUnit" WHERE kind = 'BRANCH' AND active AND starts_with(path, ${unit.path})
     ), m AS (
-      SELECT m.id, u.id AS "unitId", u.kind::text AS kind, to_char(m."plannedAt" + interval '8 hours', 'YYYY-MM') AS month
+      SELECT m.id, u.id AS "unitId", u.kind::text AS kind, m."plannedAt", to_char(m."plannedAt" + interval '8 hours', 'YYYY-MM') AS month
         FROM "Meeting" m JOIN "OrgUnit" u ON u.id = m."orgUnitId"
        WHERE m."plannedAt" >= ${from} AND m."plannedAt" < ${to} AND m.status = 'HELD'
          AND m.type::text = ANY(${[...REQUIRED_TYPES]}::text[])
@@ -329,7 +327,7 @@ export async function attendanceTrend(tx: Tx, scope: ScopeHolder, opts: { months
            COALESCE(sum(roster.n), 0)::int AS expected,
            COALESCE(sum(att.present), 0)::int AS present,
            COALESCE(sum(att.leave), 0)::int AS leave
-      FROM m LEFT JOIN att ON att."meetingId" = m.id LEFT JOIN roster ON roster."unitId" = m."unitId"
+      FROM m LEFT JOIN att ON att."meetingId" = m.id LEFT JOIN roster ON roster."meetingId" = m.id
      GROUP BY m.month`;
   const byMonth = new Map(rows.map((r) => [r.month, r]));
   return {
@@ -616,7 +614,7 @@ const summaryValues = (r: SummaryRow) => [
 ];
 
 const NOTE_MONTHLY =
-  "三会一课按本期内到期的事项统计（党小组会按党小组计）；完成率 = 已开 ÷（已开 + 逾期）。参会率 = 已召开三会一课的实到人次 ÷ 应到人次（按现有名单）。诉求按提交时间统计。";
+  "三会一课按本期内到期的事项统计（党小组会按党小组计）；完成率 = 已开 ÷（已开 + 逾期）。参会率 = 已召开三会一课的实到人次 ÷ 应到人次（按会议时的名单，转接、去世等不改变已开会议的应到）。诉求按提交时间统计。";
 
 export async function monthlyWorkbook(r: PeriodSummary, now = new Date()): Promise<Buffer> {
   const wb = new ExcelJS.Workbook();

@@ -107,6 +107,8 @@ export interface MeetingFact {
   finalizedAt: Date | null;
   /** Members of the branch present (guests from other branches and unlinked check-ins are not counted). */
   present: number;
+  /** The branch's roster at the meeting's planned time, the 党员大会 quorum's base (memberCount when not given). */
+  rosterSize?: number;
 }
 
 export interface BranchFacts {
@@ -183,7 +185,7 @@ export function evaluateBranch(facts: BranchFacts, county: CalendarRules, span: 
           if (m.type !== type || m.status === "CANCELLED" || m.plannedAt < period.start || m.plannedAt >= period.end) continue;
           if (holder.id !== null && m.orgUnitId !== holder.id && m.orgUnitId !== facts.branchId) continue;
           if (m.status === "HELD") {
-            if (rule.quorum > 0 && m.present < Math.ceil(rule.quorum * facts.memberCount)) notCounted.push({ id: m.id, reason: "NO_QUORUM" });
+            if (rule.quorum > 0 && m.present < Math.ceil(rule.quorum * (m.rosterSize ?? facts.memberCount))) notCounted.push({ id: m.id, reason: "NO_QUORUM" });
             else held.push(m.id);
           } else if (m.finalizedAt) notCounted.push({ id: m.id, reason: "NO_ATTENDANCE" });
           else planned.push(m.id);

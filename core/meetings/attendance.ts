@@ -4,7 +4,7 @@
 import type { AttendanceSource, AttendanceStatus, Meeting, OrgUnit, Prisma, PrismaClient } from "../db/index.ts";
 import { AppError, badRequest, forbidden, notFound } from "../errors.ts";
 import { hasRoleAtLeast, pathInScope } from "../org/scope.ts";
-import { rosterWhere } from "../chat/binding.ts";
+import { rosterAtWhere } from "../org/roster.ts";
 import { audit } from "../audit.ts";
 import type { Actor } from "./meetings.ts";
 import type { SqlRunner } from "../db/migrate.ts";
@@ -213,7 +213,7 @@ export async function attendanceReport(tx: Tx, meetingId: number, opts: { groupI
   const meeting = await tx.meeting.findUnique({ where: { id: meetingId }, include: { orgUnit: { select: { id: true, code: true, name: true, kind: true, path: true } } } });
   if (!meeting) throw notFound("MEETING_NOT_FOUND", `没有找到编号为 ${meetingId} 的会议。`);
   const [roster, rows] = await Promise.all([
-    tx.member.findMany({ where: rosterWhere(meeting.orgUnit), select: { id: true, name: true }, orderBy: { id: "asc" } }),
+    tx.member.findMany({ where: rosterAtWhere(meeting.orgUnit, meeting.plannedAt), select: { id: true, name: true }, orderBy: { id: "asc" } }),
     tx.attendance.findMany({
       where: { meetingId },
       orderBy: { recordedAt: "asc" },

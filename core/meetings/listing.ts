@@ -2,7 +2,7 @@
 // follow attendanceReport's rules (present and leave count roster members only, a rejected leave is absent) but
 // are computed for the whole page at once instead of one report per meeting.
 import type { AttendanceStatus, LeaveDecision, MeetingStatus, MeetingType, OrgUnit, Prisma, PrismaClient } from "../db/index.ts";
-import { rosterWhere } from "../chat/binding.ts";
+import { rosterAtWhere } from "../org/roster.ts";
 import { subtreeWhere, type ScopeHolder } from "../org/scope.ts";
 
 type Tx = Prisma.TransactionClient | PrismaClient;
@@ -30,26 +30,21 @@ type UnitRef = Pick<OrgUnit, "id" | "kind" | "path">;
 
 /**
  * Headline numbers of several meetings: one grouped query over their attendance (restricted to each meeting's
- * roster) and one roster count per distinct unit (a page of a branch's meetings: one).
+ * roster at its planned time, core/org/roster.ts) and one roster count per distinct unit and planned time.
  */
-export async function meetingCounts(tx: Tx, meetings: { id: number; orgUnit: UnitRef }[]): Promise<Map<number, MeetingCounts>> {
-  const byUnit = new Map<number, { unit: UnitRef; ids: number[] }>();
-  for (const m of meetings) {
-    const entry = byUnit.get(m.orgUnit.id) ?? { unit: m.orgUnit, ids: [] };
-    entry.ids.push(m.id);
-    byUnit.set(m.orgUnit.id, entry);
-  }
-  const units = [...byUnit.values()];
-  if (units.length === 0) return new Map();
+export async function meetingCounts(tx: Tx, meetings: { id: number; plannedAt: Date; orgUnit: UnitRef }[]): Promise<Map<number, MeetingCounts>> {
+  if (meetings.length === 0) return new Map();
+  const rosterKey = (m: { plannedAt: Date; orgUnit: UnitRef }) => `${m.orgUnit.id}@${m.plannedAt.getTime()}`;
+  const rosters = [...new Map(meetings.map((m) => [rosterKey(m), m])).entries()];
   const [groups, rosterCounts] = await Promise.all([
     tx.attendance.groupBy({
       by: ["meetingId", "status", "leaveDecision"],
-      where: { OR: units.map(({ unit, ids }) => ({ meetingId: { in: ids }, member: rosterWhere(unit) })) },
+      where: { OR: meetings.map((m) => ({ meetingId: m.id, member: rosterAtWhere(m.orgUnit, m.plannedAt) })) },
       _count: { _all: true },
     }),
-    Promise.all(units.map(({ unit }) => tx.member.count({ where: rosterWhere(unit) }))),
+    Promise.all(rosters.map(([, m]) => tx.member.count({ where: rosterAtWhere(m.orgUnit, m.plannedAt) }))),
   ]);
-  const roster = new Map(units.map(({ unit }, i) => [unit.id, rosterCounts[i]]));
+  const roster = new Map(rosters.map(([key], i) => [key, rosterCounts[i]]));
   const tally = new Map<number, { present: number; leave: number }>();
   for (const g of groups as { meetingId: number; status: AttendanceStatus; leaveDecision: LeaveDecision | null; _count: { _all: number } }[]) {
     const t = tally.get(g.meetingId) ?? { present: 0, leave: 0 };
@@ -59,7 +54,7 @@ export async function meetingCounts(tx: Tx, meetings: { id: number; orgUnit: Uni
   }
   return new Map(
     meetings.map((m) => {
-      const rosterCount = roster.get(m.orgUnit.id) ?? 0;
+      const rosterCount = roster.get(rosterKey(m)) ?? 0;
       const { present, leave } = tally.get(m.id) ?? { present: 0, leave: 0 };
       return [m.id, { rosterCount, present, leave, absent: Math.max(0, rosterCount - present - leave) }];
     }),

@@ -5,7 +5,7 @@
 import type { AppContext } from "../context.ts";
 import type { PrismaClient } from "../db/index.ts";
 import { enqueue, PRIORITY, wakeSenders } from "../delivery/outbox.ts";
-import { rosterWhere } from "../chat/binding.ts";
+import { rosterAtWhere } from "../org/roster.ts";
 import { nameList, NOW_UTC } from "./attendance.ts";
 
 interface PendingRow {
@@ -89,18 +89,17 @@ export async function flushSummaries(prisma: PrismaClient, pairs: { meetingId: n
       const meetingById = new Map(meetings.map((m) => [m.id, m]));
       const groupById = new Map(groups.map((g) => [g.id, g]));
       if (meetingById.size !== meetingIds.length || groupById.size !== groupIds.length) throw new Error("签到汇总：会议或群已不存在");
-      // Present per meeting (one query for all of them) and the roster of each meeting's unit, as counted for one.
-      const units = [...new Map(meetings.map((m) => [m.orgUnit.id, m.orgUnit])).values()];
+      // Present per meeting (one query for all of them) and each meeting's roster at its planned time (core/org/roster.ts).
       const [present, rosterCounts] = await Promise.all([
         tx.attendance.groupBy({
           by: ["meetingId"],
-          where: { status: "PRESENT", OR: meetings.map((m) => ({ meetingId: m.id, member: rosterWhere(m.orgUnit) })) },
+          where: { status: "PRESENT", OR: meetings.map((m) => ({ meetingId: m.id, member: rosterAtWhere(m.orgUnit, m.plannedAt) })) },
           _count: { _all: true },
         }),
-        Promise.all(units.map((u) => tx.member.count({ where: rosterWhere(u) }))),
+        Promise.all(meetings.map((m) => tx.member.count({ where: rosterAtWhere(m.orgUnit, m.plannedAt) }))),
       ]);
       const presentBy = new Map(present.map((p) => [p.meetingId, p._count._all]));
-      const rosterBy = new Map(units.map((u, i) => [u.id, rosterCounts[i]]));
+      const rosterBy = new Map(meetings.map((m, i) => [m.id, rosterCounts[i]]));
       await tx.$executeRawUnsafe(`UPDATE "Attendance" SET "ackedAt" = ${NOW_UTC}, "repeatedAt" = NULL WHERE id = ANY($1::int[])`, rows.map((r) => Number(r.id)));
       let queued = 0;
       for (const { meetingId, groupId, rows: mine } of flushed) {
@@ -108,7 +107,7 @@ export async function flushSummaries(prisma: PrismaClient, pairs: { meetingId: n
         const group = groupById.get(groupId)!;
         const text = summaryText({
           present: presentBy.get(meetingId) ?? 0,
-          roster: rosterBy.get(meeting.orgUnit.id)!,
+          roster: rosterBy.get(meetingId)!,
           fresh: mine.filter((r) => r.fresh),
           repeats: mine.filter((r) => !r.fresh),
           cap,
