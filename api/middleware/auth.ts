@@ -26,9 +26,16 @@ export interface AuthorizeOptions {
   orgParam?: string;
   /** Which logins may call. Default: cadre logins only — mini-program users must be let in explicitly. */
   kinds?: TokenKind[];
+  /**
+   * Callable while the account still has a one-time password (mustChangePassword): only the password change, who
+   * am I and logout. Every other route answers 403 PASSWORD_CHANGE_REQUIRED until the password is changed.
+   */
+  allowPasswordChange?: boolean;
 }
 
 const notAllowed = () => new AppError(403, "FORBIDDEN", "您没有执行此操作的权限");
+export const passwordChangeRequired = () =>
+  new AppError(403, "PASSWORD_CHANGE_REQUIRED", "您正在使用一次性密码，请先修改密码后再继续操作");
 
 /** Role and org-subtree check; must run after `authenticate`. 403 FORBIDDEN or OUT_OF_SCOPE, 404 for no such unit. */
 export function authorize(opts: AuthorizeOptions = {}): ApiMiddleware {
@@ -36,6 +43,7 @@ export function authorize(opts: AuthorizeOptions = {}): ApiMiddleware {
   return async (ctx, next) => {
     const principal = requirePrincipal(ctx);
     if (!kinds.includes(principal.kind)) throw notAllowed();
+    if (principal.mustChangePassword && !opts.allowPasswordChange) throw passwordChangeRequired();
     if (opts.roles && (!principal.role || !opts.roles.includes(principal.role))) throw notAllowed();
     if (opts.orgParam) {
       const raw = ctx.params[opts.orgParam];

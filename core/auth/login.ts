@@ -1,6 +1,7 @@
 // Logging in and out: cadre username/password for the console and API, wx.login() codes for the mini-program.
 import type { AppContext } from "../context.ts";
 import { AppError, tooMany, unauthorized } from "../errors.ts";
+import type { CadreRole } from "../db/generated/enums.ts";
 import type { MiniProgramClient } from "../wechat/miniprogram.ts";
 import { verifyAgainstDummy, verifyPassword } from "./password.ts";
 import type { Principal } from "./principal.ts";
@@ -17,31 +18,98 @@ export interface RequestMeta {
 
 /** Failed password attempts allowed per username and IP in one window; the next one is refused with 429. */
 export const LOGIN_FAILURE_LIMIT = { points: 5, durationSec: 15 * 60 };
+/**
+ * Failed attempts allowed per username from all addresses together: past this the account is locked for the rest of
+ * the window, so guessing spread over many IPs stops too.
+ */
+export const ACCOUNT_LOCK_LIMIT = { points: 10, durationSec: 30 * 60 };
 
 const badCredentials = () => unauthorized("INVALID_CREDENTIALS", "用户名或密码错误");
+const minutes = (ms: number) => Math.max(1, Math.ceil(ms / 60_000));
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 const tooManyAttempts = (retryAfterMs: number) =>
-  tooMany("TOO_MANY_ATTEMPTS", "登录失败次数过多，请稍后再试", Math.max(1, Math.ceil(retryAfterMs / 1000)));
+  tooMany("TOO_MANY_ATTEMPTS", `登录失败次数过多，请 ${minutes(retryAfterMs)} 分钟后再试`, seconds(retryAfterMs));
+const accountLocked = (retryAfterMs: number) =>
+  tooMany("TOO_MANY_ATTEMPTS", `登录失败次数过多，账号已临时锁定，请 ${minutes(retryAfterMs)} 分钟后再试`, seconds(retryAfterMs));
+
+/**
+ * The two failure budgets of a username: per username+IP (one client guessing) and per username alone (guessing
+ * from many addresses). Lower-cased so case variations of one name share a budget.
+ */
+export function loginFailureGuard(coord: AppContext["coord"], username: string, ip: string) {
+  const perClient = coord.rateLimiter("login-failures", LOGIN_FAILURE_LIMIT);
+  const perAccount = coord.rateLimiter("login-account-lock", ACCOUNT_LOCK_LIMIT);
+  const name = username.toLowerCase();
+  const clientKey = `${name}|${ip}`;
+  return {
+    /** Throws 429 when either budget is already spent. Consuming 0 points only reads the counters. */
+    async check() {
+      const [account, client] = await Promise.all([perAccount.consume(name, 0), perClient.consume(clientKey, 0)]);
+      if (!account.allowed) throw accountLocked(account.retryAfterMs);
+      if (!client.allowed) throw tooManyAttempts(client.retryAfterMs);
+    },
+    /** Counts one failure; throws 429 when it used up a budget, otherwise returns. */
+    async fail() {
+      const [account, client] = await Promise.all([perAccount.consume(name, 1), perClient.consume(clientKey, 1)]);
+      if (!account.allowed) throw accountLocked(account.retryAfterMs);
+      if (!client.allowed) throw tooManyAttempts(client.retryAfterMs);
+    },
+  };
+}
+
+/** What a login and a password change answer: a fresh token and who it belongs to. */
+export async function loginResultFor(
+  config: AppContext["config"],
+  user: { id: number; username: string; displayName: string; role: CadreRole; orgUnitId: number; tokenVersion: number; mustChangePassword: boolean },
+) {
+  const token = await issueAccessToken(config, {
+    kind: "cadre",
+    subjectId: user.id,
+    role: user.role,
+    orgUnitId: user.orgUnitId,
+    tokenVersion: user.tokenVersion,
+  });
+  return {
+    accessToken: token.token,
+    tokenType: "Bearer" as const,
+    expiresIn: token.expiresIn,
+    expiresAt: token.expiresAt,
+    user: {
+      id: user.id,
+      username: user.username,
+      displayName: user.displayName,
+      role: user.role,
+      orgUnitId: user.orgUnitId,
+      mustChangePassword: user.mustChangePassword,
+    },
+  };
+}
 
 export async function loginCadre(deps: AppContext, input: { username: string; password: string }, meta: RequestMeta) {
   const { db, coord, config } = deps;
-  const limiter = coord.rateLimiter("login-failures", LOGIN_FAILURE_LIMIT);
-  // Lower-cased so case variations of one name share a budget; the IP keeps one attacker from locking a real
-  // user out from everywhere.
-  const limitKey = `${input.username.toLowerCase()}|${meta.ip}`;
+  const guard = loginFailureGuard(coord, input.username, meta.ip);
 
-  // Consuming 0 points only reads the counter: once over budget, refuse before spending a hash verification,
-  // and refuse even the right password so guessing cannot continue behind the 429.
-  const before = await limiter.consume(limitKey, 0);
-  if (!before.allowed) throw tooManyAttempts(before.retryAfterMs);
+  // Refuse before spending a hash verification, and refuse even the right password so guessing cannot continue
+  // behind the 429.
+  await guard.check();
 
   const user = await db.prisma.cadreUser.findUnique({
     where: { username: input.username },
-    select: { id: true, username: true, displayName: true, passwordHash: true, role: true, orgUnitId: true, active: true, tokenVersion: true },
+    select: {
+      id: true,
+      username: true,
+      displayName: true,
+      passwordHash: true,
+      role: true,
+      orgUnitId: true,
+      active: true,
+      tokenVersion: true,
+      mustChangePassword: true,
+    },
   });
   const passwordOk = user ? await verifyPassword(user.passwordHash, input.password) : await verifyAgainstDummy(input.password);
 
   if (!user || !passwordOk) {
-    const after = await limiter.consume(limitKey, 1);
     await db.prisma.auditLog.create({
       data: {
         channel: meta.channel ?? "api",
@@ -52,7 +120,7 @@ export async function loginCadre(deps: AppContext, input: { username: string; pa
         requestId: meta.requestId,
       },
     });
-    if (!after.allowed) throw tooManyAttempts(after.retryAfterMs);
+    await guard.fail();
     throw badCredentials();
   }
   // Only someone who knows the password learns that the account exists but is disabled.
@@ -73,20 +141,7 @@ export async function loginCadre(deps: AppContext, input: { username: string; pa
       },
     }),
   ]);
-  const token = await issueAccessToken(config, {
-    kind: "cadre",
-    subjectId: user.id,
-    role: user.role,
-    orgUnitId: user.orgUnitId,
-    tokenVersion: user.tokenVersion,
-  });
-  return {
-    accessToken: token.token,
-    tokenType: "Bearer" as const,
-    expiresIn: token.expiresIn,
-    expiresAt: token.expiresAt,
-    user: { id: user.id, username: user.username, displayName: user.displayName, role: user.role, orgUnitId: user.orgUnitId },
-  };
+  return loginResultFor(config, user);
 }
 
 /** Revokes every token of this cadre (all devices): tokens carry the version they were issued with. */

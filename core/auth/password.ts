@@ -1,6 +1,8 @@
 // Password hashing: argon2id with the library defaults (19 MiB, t=2, p=1 — the OWASP baseline), PHC strings in
 // CadreUser.passwordHash so parameters can be raised later without breaking existing hashes.
+import { randomInt } from "node:crypto";
 import { hash, verify } from "@node-rs/argon2";
+import { badRequest } from "../errors.ts";
 
 export const MIN_PASSWORD_LENGTH = 8;
 
@@ -26,4 +28,52 @@ export async function verifyAgainstDummy(password: string): Promise<false> {
   dummy ??= hash("netbranch-timing-equaliser");
   await verifyPassword(await dummy, password);
   return false;
+}
+
+// ---- the password policy (one place; setup, the password change and one-time passwords all use it) ----
+
+export const MAX_PASSWORD_LENGTH = 128;
+
+const LETTER = /\p{L}/u;
+const DIGIT = /\p{Nd}/u;
+/** Anything that is neither a letter nor a digit counts as a symbol (punctuation, spaces, emoji...). */
+const SYMBOL = /[^\p{L}\p{Nd}]/u;
+
+/**
+ * Throws 400 with a stable code and a Chinese message when `password` breaks the policy: 8–128 characters, at least
+ * two of letters / digits / symbols, not containing the username (case-insensitive), different from the old one.
+ */
+export function checkPasswordPolicy(password: string, ctx: { username: string; oldPassword?: string }): void {
+  const length = [...password].length;
+  if (length < MIN_PASSWORD_LENGTH) throw badRequest("PASSWORD_TOO_SHORT", `密码至少需要 ${MIN_PASSWORD_LENGTH} 个字符`);
+  if (length > MAX_PASSWORD_LENGTH) throw badRequest("PASSWORD_TOO_LONG", `密码最多 ${MAX_PASSWORD_LENGTH} 个字符`);
+  const kinds = [LETTER, DIGIT, SYMBOL].filter((re) => re.test(password)).length;
+  if (kinds < 2) throw badRequest("PASSWORD_TOO_WEAK", "密码太简单：请至少包含字母、数字、符号中的两种");
+  if (ctx.username && password.toLowerCase().includes(ctx.username.toLowerCase())) {
+    throw badRequest("PASSWORD_CONTAINS_USERNAME", "密码不能包含用户名");
+  }
+  if (ctx.oldPassword !== undefined && password === ctx.oldPassword) throw badRequest("PASSWORD_REUSED", "新密码不能与原密码相同");
+}
+
+// No 0/O, 1/l/I: one-time passwords are read off a screen and typed by hand.
+const OTP_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz";
+const OTP_DIGITS = "23456789";
+
+/**
+ * A random one-time password like "Kq7m-9TzR-c4Wd" (three groups of four, ~70 bits): letters, digits and the dashes,
+ * so it satisfies the policy; regenerated in the unlikely case it contains the username.
+ */
+export function generateOneTimePassword(username: string): string {
+  const alphabet = OTP_LETTERS + OTP_DIGITS;
+  for (;;) {
+    const groups = [0, 1, 2].map(() => Array.from({ length: 4 }, () => alphabet[randomInt(alphabet.length)]).join(""));
+    const candidate = groups.join("-");
+    if (!LETTER.test(candidate) || !DIGIT.test(candidate)) continue;
+    try {
+      checkPasswordPolicy(candidate, { username });
+      return candidate;
+    } catch {
+      // contains the username: draw again
+    }
+  }
 }

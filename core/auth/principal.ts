@@ -18,6 +18,8 @@ export interface Principal extends ScopeHolder {
   memberId: number | null;
   displayName: string;
   tokenExpiresAt: Date;
+  /** A one-time password is still in use: only the password change (and /me, logout) may be called. */
+  mustChangePassword: boolean;
 }
 
 /** Members in these states keep their login but lose the branch scope that membership gave them. */
@@ -27,7 +29,17 @@ export async function resolvePrincipal(db: Database, token: VerifiedToken): Prom
   if (token.kind === "cadre") {
     const user = await db.prisma.cadreUser.findUnique({
       where: { id: token.subjectId },
-      select: { id: true, displayName: true, role: true, active: true, tokenVersion: true, orgUnitId: true, memberId: true, orgUnit: { select: { path: true } } },
+      select: {
+        id: true,
+        displayName: true,
+        role: true,
+        active: true,
+        tokenVersion: true,
+        orgUnitId: true,
+        memberId: true,
+        mustChangePassword: true,
+        orgUnit: { select: { path: true } },
+      },
     });
     if (!user || !user.active || user.tokenVersion !== token.tokenVersion) throw tokenRevoked();
     return {
@@ -39,6 +51,7 @@ export async function resolvePrincipal(db: Database, token: VerifiedToken): Prom
       memberId: user.memberId,
       displayName: user.displayName,
       tokenExpiresAt: token.expiresAt,
+      mustChangePassword: user.mustChangePassword,
     };
   }
 
@@ -62,6 +75,7 @@ export async function resolvePrincipal(db: Database, token: VerifiedToken): Prom
     memberId: identity.member?.id ?? null,
     displayName: identity.member?.name ?? identity.displayName,
     tokenExpiresAt: token.expiresAt,
+    mustChangePassword: false,
   };
 }
 
@@ -71,7 +85,7 @@ export async function loadProfile(db: Database, principal: Principal) {
     principal.kind === "cadre"
       ? db.prisma.cadreUser.findUnique({
           where: { id: principal.id },
-          select: { id: true, username: true, displayName: true, role: true, lastLoginAt: true },
+          select: { id: true, username: true, displayName: true, role: true, lastLoginAt: true, mustChangePassword: true },
         })
       : null,
     principal.orgUnitId
