@@ -38,7 +38,9 @@ const accountLocked = (retryAfterMs: number) =>
  */
 export function loginFailureGuard(coord: AppContext["coord"], username: string, ip: string) {
   const perClient = coord.rateLimiter("login-failures", LOGIN_FAILURE_LIMIT);
-  const perAccount = coord.rateLimiter("login-account-lock", ACCOUNT_LOCK_LIMIT);
+  // One point less than the limit: the failure that reaches the limit is itself answered with the lock (and its
+  // duration), instead of one more attempt being let through to find out.
+  const perAccount = coord.rateLimiter("login-account-lock", { ...ACCOUNT_LOCK_LIMIT, points: ACCOUNT_LOCK_LIMIT.points - 1 });
   const name = username.toLowerCase();
   const clientKey = `${name}|${ip}`;
   return {

@@ -7,7 +7,7 @@
 // caller's subtree; a town admin (or above) may also receive a member from outside it (接收转入), a branch
 // secretary only moves their own members.
 import { audit } from "../audit.ts";
-import type { Gender, MemberStatus, Prisma, PrismaClient } from "../db/index.ts";
+import type { Channel, Gender, MemberStatus, Prisma, PrismaClient } from "../db/index.ts";
 import { AppError, badRequest, forbidden, notFound } from "../errors.ts";
 import { maskPhone } from "../complaints/view.ts";
 import { findUnitByCodeOrName } from "../chat/binding.ts";
@@ -82,7 +82,7 @@ export interface MemberRow {
 export interface MemberDetail extends MemberRow {
   birthYear: number | null;
   rosterSince: string | null;
-  identities: { channel: string; displayName: string }[];
+  identities: { channel: Channel; displayName: string }[];
   history: {
     branch: { id: number; code: string; name: string };
     partyGroup: { id: number; name: string } | null;
