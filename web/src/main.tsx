@@ -29,11 +29,11 @@ const ROUTES: Route[] = [
   { path: "broadcasts", title: "县级广播", role: "COUNTY_ADMIN", view: BroadcastsPage },
   { path: "complaints", title: "民情诉求", role: "BRANCH_SECRETARY", view: ComplaintsPage },
   { path: "meetings", title: "三会一课", role: "BRANCH_SECRETARY", view: MeetingsPage },
-  { path: "accounts", title: "机器人账号", role: "COUNTY_ADMIN", view: AccountsPage },
+  { path: "org", title: "组织架构", role: "BRANCH_SECRETARY", view: OrgPage },
   { path: "members", title: "党员", role: "BRANCH_SECRETARY", view: MembersPage },
   { path: "roster", title: "党员名单导入", role: "BRANCH_SECRETARY", view: RosterPage, menu: "members" },
-  { path: "org", title: "组织架构", role: "BRANCH_SECRETARY", view: OrgPage },
   { path: "cadres", title: "干部账号", role: "BRANCH_SECRETARY", view: CadresPage },
+  { path: "accounts", title: "机器人账号", role: "COUNTY_ADMIN", view: AccountsPage },
   { path: "password", title: "修改密码", role: "BRANCH_SECRETARY", view: PasswordPage, menu: "" },
 ];
 

@@ -24,8 +24,11 @@ interface WithPassword {
   oneTimePassword: string;
 }
 
-/** The roles one may hand out: strictly below one's own. */
-const rolesBelow = () => ROLE_ORDER.slice(ROLE_ORDER.indexOf(getSession()!.user.role) + 1);
+/** The roles one may hand out: strictly below one's own (a county admin at a city also names the counties' admins). */
+const rolesBelow = () => {
+  const s = getSession()!;
+  return ROLE_ORDER.slice(ROLE_ORDER.indexOf(s.user.role) + (s.user.role === "COUNTY_ADMIN" && s.unit.kind === "CITY" ? 0 : 1));
+};
 
 export function CadresPage() {
   const [typed, setTyped] = useState("");
@@ -96,7 +99,10 @@ export function CadresPage() {
                         {a.username}
                       </button>
                     </td>
-                    <td>{a.displayName}</td>
+                    <td>
+                      {a.displayName}
+                      {a.id === getSession()!.user.id && <span class="muted">（本人）</span>}
+                    </td>
                     <td>{ROLE_LABEL[a.role] ?? a.role}</td>
                     <td>{a.orgUnit.name}</td>
                     <td>{a.member?.name ?? "—"}</td>

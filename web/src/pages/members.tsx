@@ -160,7 +160,7 @@ function MemberDetail({ id, onChanged }: { id: number; onChanged: () => void }) 
               <dd>{day(m.joinedPartyOn)}</dd>
               <dt>转正日期</dt>
               <dd>{day(m.fullMemberOn)}</dd>
-              <dt>在本支部（现状态）自</dt>
+              <dt>现在的支部和状态始于</dt>
               <dd>{m.rosterSince ? fmtFull(m.rosterSince) : "建档前"}</dd>
               <dt>群内关联</dt>
               <dd>{m.identities.length ? m.identities.map((i) => `${CHANNEL_LABEL[i.channel] ?? i.channel}：${i.displayName || "（无昵称）"}`).join("；") : "未关联（可在群里私聊机器人发送“我是 姓名 手机后四位”）"}</dd>
@@ -307,12 +307,13 @@ function Transfer({ m, busy, onClose, onSave }: { m: Detail; busy: boolean; onCl
   const submit = (e: Event) => {
     e.preventDefault();
     const to = typed.trim() ? { toBranch: typed.trim() } : picked ? { toBranchId: picked.id } : {};
-    onSave({ ...to, effectiveAt: date ? dayStart(date) : undefined, reason: reason.trim() || undefined });
+    // Today means now (a member put on the roster this morning can move this afternoon); an earlier day, from its start.
+    onSave({ ...to, effectiveAt: date && date !== today() ? dayStart(date) : undefined, reason: reason.trim() || undefined });
   };
   return (
     <Dialogish title={`${m.name} 的组织关系转接`} onClose={onClose} testid="transfer-member">
       <form class="form" onSubmit={submit}>
-        <p class="muted">从 {m.branch.name} 转到本县另一个支部。已召开会议的应到人数和签到记录不变，之后的会议计入新支部。</p>
+        <p class="muted">从 {m.branch.name} 转到本县另一个支部。已召开会议的应到人数和签到记录不变，之后的会议计入新支部。书记、委员、党小组长职务留在原支部。</p>
         <UnitPicker label="转入支部" onChange={(_, u) => setPicked(u)} testid="transfer-target" />
         <label class="field">
           <span class="field-label">或直接输入支部编码或名称</span>
@@ -321,7 +322,7 @@ function Transfer({ m, busy, onClose, onSave }: { m: Detail; busy: boolean; onCl
         <div class="grid2">
           <label class="field">
             <span class="field-label">生效日期</span>
-            <input name="effectiveAt" type="date" value={date} onInput={(e) => setDate(e.currentTarget.value)} />
+            <input name="effectiveAt" type="date" value={date} max={today()} onInput={(e) => setDate(e.currentTarget.value)} />
           </label>
           <label class="field">
             <span class="field-label">原因（可选）</span>
@@ -338,15 +339,29 @@ function Transfer({ m, busy, onClose, onSave }: { m: Detail; busy: boolean; onCl
   );
 }
 
-function StatusChange({ m, busy, onClose, onSave }: { m: Detail; busy: boolean; onClose: () => void; onSave: (body: Record<string, unknown>, label: string) => void }) {
-  const options: [string, string][] = [
-    ...(m.status === "PROBATIONARY" ? ([["ACTIVE", "转正（预备党员转为正式党员）"]] as [string, string][]) : []),
+/** The changes offered from each status (the API's table decides; a refused one gets its message). */
+const STATUS_OPTIONS: Record<string, [string, string][]> = {
+  PROBATIONARY: [
+    ["ACTIVE", "转正（预备党员转为正式党员）"],
     ["TRANSFERRED_OUT", "转出（组织关系转到本县以外）"],
     ["DECEASED", "去世"],
     ["SUSPENDED", "停止党籍"],
-    ...(["TRANSFERRED_OUT", "SUSPENDED"].includes(m.status) ? ([["ACTIVE", "恢复为正式党员"]] as [string, string][]) : []),
-  ];
-  const [status, setStatus] = useState(options[0][0]);
+  ],
+  ACTIVE: [
+    ["TRANSFERRED_OUT", "转出（组织关系转到本县以外）"],
+    ["DECEASED", "去世"],
+    ["SUSPENDED", "停止党籍"],
+  ],
+  SUSPENDED: [
+    ["ACTIVE", "恢复党籍"],
+    ["DECEASED", "去世"],
+  ],
+  TRANSFERRED_OUT: [["ACTIVE", "转回（重新在册）"]],
+};
+
+function StatusChange({ m, busy, onClose, onSave }: { m: Detail; busy: boolean; onClose: () => void; onSave: (body: Record<string, unknown>, label: string) => void }) {
+  const options = STATUS_OPTIONS[m.status] ?? [];
+  const [status, setStatus] = useState(options[0]?.[0] ?? "");
   const [date, setDate] = useState(today());
   const [reason, setReason] = useState("");
   const label = options.find(([v]) => v === status)?.[1].replace(/（.*）/, "") ?? status;
@@ -357,7 +372,8 @@ function StatusChange({ m, busy, onClose, onSave }: { m: Detail; busy: boolean; 
   return (
     <Dialogish title={`${m.name} 的状态变更`} onClose={onClose} testid="status-member">
       <form class="form" onSubmit={submit}>
-        <p class="muted">现在：{m.statusLabel}。转出、去世、停止党籍后不再计入应到人数，历史记录保留。</p>
+        <p class="muted">现在：{m.statusLabel}。转出、去世、停止党籍后不再计入之后会议的应到人数，历史记录保留。</p>
+        {options.length === 0 && <p>该党员的状态不能再变更。</p>}
         <div class="radios">
           {options.map(([v, l]) => (
             <label key={v + l}>
@@ -368,7 +384,7 @@ function StatusChange({ m, busy, onClose, onSave }: { m: Detail; busy: boolean; 
         <div class="grid2">
           <label class="field">
             <span class="field-label">日期</span>
-            <input name="effectiveOn" type="date" value={date} onInput={(e) => setDate(e.currentTarget.value)} />
+            <input name="effectiveOn" type="date" value={date} max={today()} onInput={(e) => setDate(e.currentTarget.value)} />
           </label>
           <label class="field">
             <span class="field-label">说明（可选）</span>
@@ -376,7 +392,7 @@ function StatusChange({ m, busy, onClose, onSave }: { m: Detail; busy: boolean; 
           </label>
         </div>
         <div class="row">
-          <button type="submit" class="primary" disabled={busy}>
+          <button type="submit" class="primary" disabled={busy || !status}>
             确认：{label}
           </button>
         </div>

@@ -1,7 +1,7 @@
 // 组织架构: the units of one's subtree as a collapsible tree; a chosen unit's detail with its actions (add a child,
 // rename / recode / recategorise, move, deactivate), its 绑定码 for bringing a group online, the Excel import of the
 // tree, and the groups that need 绑定 again after a WeChat re-login. Every rule is the API's; the page shows its answer.
-import { useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { atLeast, download, get, getAll, getSession, patch, post, request } from "../api.ts";
 import { Badge, Card, fmtFull, Status, THead, asApiError, toast, useAction, useLoad } from "../ui.tsx";
 import { UnitPicker } from "../unit-picker.tsx";
@@ -116,6 +116,12 @@ function TreeView({ tree, cats, selected }: { tree: Tree; cats: Category[] | nul
     for (let n = selected ? byId.get(selected) : undefined; n?.parentId; n = byId.get(n.parentId)) s.add(n.parentId);
     return s;
   });
+  // A unit chosen later (a new one, a link) is shown: the way down to it opens.
+  useEffect(() => {
+    const up: number[] = [];
+    for (let n = selected ? byId.get(selected) : undefined; n?.parentId; n = byId.get(n.parentId)) up.push(n.parentId);
+    if (up.some((id) => !open.has(id))) setOpen((s) => new Set([...s, ...up]));
+  }, [selected, byId]);
   const [filter, setFilter] = useState("");
   const toggle = (id: number) =>
     setOpen((s) => {
@@ -275,6 +281,9 @@ function UnitDetail({ id, cats, tree, onChanged }: { id: number; cats: Category[
   );
 }
 
+/** Which kinds are offered under a unit (the API's table in core/org/categories.ts; a wrong pick is refused there). */
+const CHILD_KINDS: Record<string, string[]> = { CITY: ["COUNTY"], COUNTY: ["TOWN"], TOWN: ["VILLAGE", "BRANCH"], VILLAGE: ["BRANCH"], BRANCH: ["PARTY_GROUP"], PARTY_GROUP: [] };
+
 function categoryOptions(cats: Category[] | null, kinds: string[]) {
   const list = (cats ?? []).filter((c) => kinds.includes(c.kind));
   // Kinds the API lists no category for are still offered, by their plain name.
@@ -283,7 +292,7 @@ function categoryOptions(cats: Category[] | null, kinds: string[]) {
 }
 
 function AddChild({ parent, cats, onClose, onDone }: { parent: Detail; cats: Category[] | null; onClose: () => void; onDone: () => void }) {
-  const below = KIND_ORDER.slice(KIND_ORDER.indexOf(parent.kind) + 1);
+  const below = CHILD_KINDS[parent.kind] ?? [];
   const options = categoryOptions(cats, below);
   const [choice, setChoice] = useState(() => {
     const first = options.find((o) => o.kind === below[0]) ?? options[0];
@@ -310,7 +319,7 @@ function AddChild({ parent, cats, onClose, onDone }: { parent: Detail; cats: Cat
           <select name="category" value={choice} onChange={(e) => setChoice(e.currentTarget.value)}>
             {options.map((o) => (
               <option key={`${o.kind}|${o.category}`} value={`${o.kind}|${o.category}`}>
-                {o.label}（{KIND_LABEL[o.kind] ?? o.kind}级）
+                {KIND_LABEL[o.kind] ?? o.kind} · {o.label}
               </option>
             ))}
           </select>

@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { changePassword, getSession, logout } from "../api.ts";
 import { asApiError, toast } from "../ui.tsx";
 
-export const PASSWORD_POLICY = "新密码至少 8 位，须同时包含字母和数字，不能包含用户名，也不能与原密码相同。";
+export const PASSWORD_POLICY = "新密码 8-128 个字符，至少包含字母、数字、符号中的两种，不能包含用户名，也不能与原密码相同。";
 
 export function PasswordForm({ first, onDone }: { first?: boolean; onDone?: () => void }) {
   const [oldPassword, setOld] = useState("");

@@ -1,0 +1,289 @@
+// The console pages for going live, end to end: the built page served by the API at /console/, driven in Debian's
+// Chromium through playwright-core against real Postgres and Redis. What a county operator must be able to rely on,
+// asserted against the database and the API (not only the page): a one-time password is changed before anything else;
+// towns and branches are created in the tree and a non-empty unit is not deactivated; a 绑定码 is shown with what to
+// say in the group; a town admin's one-time password is shown once and works; a member found by phone tail is
+// transferred (history kept) and a probationary member is made full. Screenshots go to test-results/console/.
+import { execFileSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { startApi, type RunningApi } from "../api/app.ts";
+import { hashPassword } from "../core/auth/password.ts";
+import { launchChromium, screenshot } from "./support/browser.ts";
+import { createTestContext, type TestContext } from "./support/context.ts";
+import { eventually } from "./support/eventually.ts";
+import { smallCounty, type SmallCounty } from "./support/fixtures.ts";
+import { apiCaller } from "./support/http.ts";
+
+const ONE_TIME = "Kx7-temp-2026";
+const CHOSEN = "Lujiang#2026go";
+let ctx: TestContext;
+let api: RunningApi;
+let county: SmallCounty;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+const call = apiCaller(() => api.url);
+const created: { townId?: number; branchId?: number } = {};
+
+const shanghaiDay = () => new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
+const text = async (page: Page, selector: string) => (await page.locator(selector).first().innerText()).trim();
+
+async function openConsole(viewport = { width: 1280, height: 900 }): Promise<Page> {
+  const context = await browser.newContext({ viewport, locale: "zh-CN", timezoneId: "Asia/Shanghai" });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.on("pageerror", (e) => {
+    throw e;
+  });
+  await page.goto(`${api.url}/console/`);
+  return page;
+}
+
+async function signIn(page: Page, username: string, password: string) {
+  await page.fill("input[name=username]", username);
+  await page.fill("input[name=password]", password);
+  await page.click("button[type=submit]");
+}
+
+/** The county administrator, signed in with the password chosen in the first test. */
+async function admin(hash = "#/dashboard", viewport?: { width: number; height: number }) {
+  const page = await openConsole(viewport);
+  await signIn(page, "gl_admin", CHOSEN);
+  await page.waitForSelector("[data-testid=who]");
+  await page.goto(`${api.url}/console/${hash}`);
+  return page;
+}
+
+beforeAll(async () => {
+  // The test reads the console as built from the current sources.
+  execFileSync(process.execPath, ["web/build.mjs"], { stdio: "pipe" });
+  ctx = await createTestContext("console-golive");
+  const prisma = ctx.db.prisma;
+  county = await smallCounty(prisma, "GL");
+  // 孙七 is a probationary member (预备党员) since 2025, to be made full (转正).
+  await prisma.member.update({ where: { id: county.members.sunqi.id }, data: { status: "PROBATIONARY", joinedPartyOn: new Date("2025-06-01T00:00:00Z") } });
+  // As `npm run setup` leaves it: the first administrator with a one-time password.
+  await prisma.cadreUser.create({
+    data: { username: "gl_admin", displayName: "县委组织部 周明", role: "COUNTY_ADMIN", orgUnitId: county.county.id, passwordHash: await hashPassword(ONE_TIME), mustChangePassword: true },
+  });
+  // A branch group the bot lost after a WeChat re-login.
+  await prisma.chatGroup.create({
+    data: { channel: "WECHAT", platformGroupId: "@@lost-room", topic: "李家庄村党员群", kind: "BRANCH", orgUnitId: county.branch1.id, boundAt: new Date(), lostAt: new Date() },
+  });
+  api = await startApi(ctx);
+  browser = await launchChromium();
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close();
+  await api?.close();
+  await ctx?.close();
+});
+
+describe("console pages for going live, in Chromium", () => {
+  test("the first login with a one-time password shows only the password form until it is changed", async () => {
+    const page = await openConsole();
+    await signIn(page, "gl_admin", ONE_TIME);
+    await page.waitForSelector("[data-testid=first-password]");
+    expect(await page.locator("nav.sidebar").count()).toBe(0); // nothing else of the console
+    // The API holds every other route until then.
+    const token = (await call("/api/auth/login", { body: { username: "gl_admin", password: ONE_TIME } })).json.accessToken;
+    expect((await call("/api/org/tree", { token })).json.error.code).toBe("PASSWORD_CHANGE_REQUIRED");
+
+    // Two different new passwords: said on the page, nothing sent.
+    await page.fill("input[name=oldPassword]", ONE_TIME);
+    await page.fill("input[name=newPassword]", CHOSEN);
+    await page.fill("input[name=newPassword2]", CHOSEN + "x");
+    await page.click("[data-testid=password-form] button[type=submit]");
+    expect(await text(page, "[data-testid=password-error]")).toContain("不一致");
+    // Too short: the API's policy message, in Chinese.
+    await page.fill("input[name=newPassword]", "abc1");
+    await page.fill("input[name=newPassword2]", "abc1");
+    await page.click("[data-testid=password-form] button[type=submit]");
+    await eventually(async () => expect(await text(page, "[data-testid=password-error]")).toMatch(/至少.*8/));
+    await screenshot(page, "20-first-login-change-password");
+    expect((await ctx.db.prisma.cadreUser.findUniqueOrThrow({ where: { username: "gl_admin" } })).mustChangePassword).toBe(true);
+
+    await page.fill("input[name=newPassword]", CHOSEN);
+    await page.fill("input[name=newPassword2]", CHOSEN);
+    await page.click("[data-testid=password-form] button[type=submit]");
+    await page.waitForSelector("[data-testid=who]");
+    expect(await page.locator("nav.sidebar a", { hasText: "组织架构" }).count()).toBe(1);
+    const user = await ctx.db.prisma.cadreUser.findUniqueOrThrow({ where: { username: "gl_admin" } });
+    expect(user.mustChangePassword).toBe(false);
+    expect(user.passwordChangedAt).not.toBeNull();
+    // The old one-time password is gone, the new one works, and the console's own token still answers.
+    expect((await call("/api/auth/login", { body: { username: "gl_admin", password: ONE_TIME } })).status).toBe(401);
+    expect((await call("/api/auth/login", { body: { username: "gl_admin", password: CHOSEN } })).status).toBe(200);
+    await page.goto(`${api.url}/console/#/org`);
+    await page.waitForSelector(`[data-testid=unit-GLC]`);
+  });
+
+  test("org tree: a town, a village and a branch are created; a unit with members is not deactivated, with what is left", async () => {
+    const page = await admin("#/org");
+    await page.waitForSelector("[data-testid=unit-GLC-T1]");
+    // The lost group is listed for 绑定 again.
+    expect(await text(page, "[data-testid=lost-groups]")).toContain("李家庄村党员群");
+    await page.click("[data-testid=unit-GLC]");
+    await page.waitForSelector("[data-testid=unit-detail] >> text=新增下级单位");
+
+    const addChild = async (category: string, name: string, code: string) => {
+      await page.click("[data-testid=unit-detail] button:has-text('新增下级单位')");
+      await page.selectOption("[data-testid=add-unit] select[name=category]", category);
+      await page.fill("[data-testid=add-unit] input[name=name]", name);
+      await page.fill("[data-testid=add-unit] input[name=code]", code);
+      await page.click("[data-testid=add-unit] button[type=submit]");
+      await eventually(async () => expect(await text(page, "[data-testid=unit-detail] [data-testid=unit-code]")).toBe(code));
+    };
+    await addChild("TOWN|镇", "南山镇", "GLC-T3");
+    await addChild("VILLAGE|村", "南山村", "GLC-T3-V1");
+    await addChild("BRANCH|村党支部", "南山村党支部", "GLC-T3-V1-B");
+    const prisma = ctx.db.prisma;
+    const town = await prisma.orgUnit.findUniqueOrThrow({ where: { code: "GLC-T3" } });
+    const village = await prisma.orgUnit.findUniqueOrThrow({ where: { code: "GLC-T3-V1" } });
+    const branch = await prisma.orgUnit.findUniqueOrThrow({ where: { code: "GLC-T3-V1-B" } });
+    expect([town.kind, town.category, town.parentId]).toEqual(["TOWN", "镇", county.county.id]);
+    expect([village.kind, village.parentId]).toEqual(["VILLAGE", town.id]);
+    expect([branch.kind, branch.category, branch.parentId, branch.path]).toEqual(["BRANCH", "村党支部", village.id, `${village.path}${branch.id}/`]);
+    created.townId = town.id;
+    created.branchId = branch.id;
+    // The tree shows them under the county.
+    await page.waitForSelector("[data-testid=org-tree] [data-testid=unit-GLC-T3-V1-B]");
+    await screenshot(page, "21-org-tree-created");
+
+    // 李家庄村党支部 still has members and a group: refused with what is left, nothing changed.
+    await page.goto(`${api.url}/console/#/org?id=${county.branch1.id}`);
+    await page.waitForSelector("[data-testid=unit-detail] >> text=撤销该单位");
+    await page.click("[data-testid=unit-detail] button:has-text('撤销该单位')");
+    await page.click("[data-testid=deactivate-unit] button:has-text('确认撤销')");
+    const refusal = await eventually(async () => {
+      const t = await text(page, "[data-testid=unit-error]");
+      expect(t).toContain("暂不能撤销");
+      return t;
+    });
+    expect(refusal).toMatch(/党员/);
+    expect((await prisma.orgUnit.findUniqueOrThrow({ where: { id: county.branch1.id } })).active).toBe(true);
+    await screenshot(page, "22-org-deactivate-refused");
+  });
+
+  test("绑定码: issued for a branch and shown large with what to send; a branch without a secretary asks who", async () => {
+    const page = await admin(`#/org?id=${county.branch1.id}`);
+    await page.click("[data-testid=bind-codes] button:has-text('生成绑定码')");
+    const code = await eventually(async () => {
+      const c = await text(page, "[data-testid=bind-code-value]");
+      expect(c).toMatch(/^[A-Z0-9]{4,10}$/);
+      return c;
+    });
+    expect(await text(page, "[data-testid=bind-code-say]")).toBe(`绑定 ${code}`);
+    const row = await ctx.db.prisma.bindCode.findUniqueOrThrow({ where: { code } });
+    expect([row.orgUnitId, row.memberId, row.usedAt, row.revokedAt]).toEqual([county.branch1.id, county.members.wangwu.id, null, null]);
+    const hours = (row.expiresAt.getTime() - Date.now()) / 3600_000;
+    expect(hours).toBeGreaterThan(23);
+    expect(hours).toBeLessThanOrEqual(24);
+    // The expiry shown is the database's, in Shanghai time.
+    const expiry = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", year: "numeric", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false }).format(row.expiresAt);
+    expect(await text(page, "[data-testid=bind-code-expiry]")).toBe(expiry);
+    await page.waitForSelector(`[data-testid=bind-code-${code}] >> text=有效`);
+    await screenshot(page, "23-bind-code");
+
+    // The new branch has nobody on its roster: the API's BIND_CODE_MEMBER_REQUIRED message, no code.
+    await page.goto(`${api.url}/console/#/org?id=${created.branchId}`);
+    await page.click("[data-testid=bind-codes] button:has-text('生成绑定码')");
+    await page.waitForSelector("[data-testid=bind-member-required]");
+    expect(await ctx.db.prisma.bindCode.count({ where: { orgUnitId: created.branchId } })).toBe(0);
+  });
+
+  test("干部账号: a town admin is created with a one-time password shown once, which logs in and must be changed", async () => {
+    const page = await admin("#/cadres");
+    await page.click("button:has-text('新建账号')");
+    await page.fill("[data-testid=create-cadre] input[name=username]", "nanshan_admin");
+    await page.fill("[data-testid=create-cadre] input[name=displayName]", "南山镇 李强");
+    await page.selectOption("[data-testid=create-cadre] select[name=role]", "TOWN_ADMIN");
+    await page.locator("[data-testid=cadre-unit] select").first().selectOption({ label: "南山镇" });
+    await page.click("[data-testid=create-cadre] button[type=submit]");
+    const otp = await eventually(async () => {
+      const v = await text(page, "[data-testid=otp-value]");
+      expect(v.length).toBeGreaterThanOrEqual(8);
+      return v;
+    });
+    await page.waitForSelector("[data-testid=cadre-nanshan_admin]");
+    await screenshot(page, "24-cadre-created-one-time-password");
+    const user = await ctx.db.prisma.cadreUser.findUniqueOrThrow({ where: { username: "nanshan_admin" } });
+    expect([user.role, user.orgUnitId, user.mustChangePassword, user.active]).toEqual(["TOWN_ADMIN", created.townId, true, true]);
+    const login = await call("/api/auth/login", { body: { username: "nanshan_admin", password: otp } });
+    expect(login.status).toBe(200);
+    expect(login.json.user.mustChangePassword).toBe(true);
+    // Closed, the password is gone from the page.
+    await page.click("[data-testid=one-time-password] button:has-text('我已记下')");
+    expect(await page.locator("[data-testid=one-time-password]").count()).toBe(0);
+    expect(await page.content()).not.toContain(otp);
+
+    // Disabled from the list: the account can no longer log in; re-enabled, it can.
+    await page.click("[data-testid=cadre-nanshan_admin] button.link");
+    await page.click("[data-testid=cadre-detail] button:has-text('停用')");
+    await eventually(async () => expect(await text(page, "[data-testid=cadre-state]")).toContain("已停用"));
+    expect((await ctx.db.prisma.cadreUser.findUniqueOrThrow({ where: { username: "nanshan_admin" } })).active).toBe(false);
+    expect((await call("/api/auth/login", { body: { username: "nanshan_admin", password: otp } })).status).not.toBe(200);
+    await page.click("[data-testid=cadre-detail] button:has-text('重新启用')");
+    await eventually(async () => expect(await text(page, "[data-testid=cadre-state]")).toContain("启用"));
+    expect((await ctx.db.prisma.cadreUser.findUniqueOrThrow({ where: { username: "nanshan_admin" } })).active).toBe(true);
+    await screenshot(page, "25-cadre-detail");
+  });
+
+  test("党员: found by phone tail, transferred to another branch with the history kept, and a probationary member made full", async () => {
+    const prisma = ctx.db.prisma;
+    const { zhangsan, sunqi } = county.members;
+    const page = await admin("#/members");
+    await page.waitForSelector("[data-testid=member-list] tbody tr");
+    await page.fill("input[name=q]", "1234");
+    await eventually(async () => {
+      expect(await page.locator("[data-testid=member-list] tbody tr").count()).toBe(1);
+      expect(await page.locator(`[data-testid=member-${zhangsan.id}]`).count()).toBe(1);
+    });
+    // Phones are shown masked.
+    expect(await text(page, `[data-testid=member-${zhangsan.id}]`)).toContain("138****1234");
+    await page.click(`[data-testid=member-${zhangsan.id}] a`);
+    await page.waitForSelector("[data-testid=member-detail] >> text=组织关系转接");
+    await page.click("[data-testid=member-detail] button:has-text('组织关系转接')");
+    await page.fill("[data-testid=transfer-member] input[name=toBranch]", "河西村党支部");
+    await page.fill("[data-testid=transfer-member] input[name=reason]", "随子女迁居河西村");
+    await page.click("[data-testid=transfer-member] button[type=submit]");
+    await eventually(async () => expect(await text(page, "[data-testid=member-branch-name]")).toBe("河西村党支部"));
+    await page.waitForSelector("[data-testid=member-history] >> text=李家庄村党支部");
+    const moved = await prisma.member.findUniqueOrThrow({ where: { id: zhangsan.id }, include: { stints: true } });
+    expect(moved.branchId).toBe(county.branch2.id);
+    expect(moved.stints.map((s) => [s.branchId, s.endedBy])).toEqual([[county.branch1.id, "transfer"]]);
+    await screenshot(page, "26-member-transferred");
+
+    // 转正 of a probationary member, dated today.
+    await page.goto(`${api.url}/console/#/members?id=${sunqi.id}`);
+    await page.waitForSelector("[data-testid=member-detail] >> text=预备党员");
+    await page.click("[data-testid=member-detail] button:has-text('状态变更')");
+    await page.check("[data-testid=status-member] input[name=status][value=ACTIVE]");
+    await page.click("[data-testid=status-member] button[type=submit]");
+    await eventually(async () => expect(await text(page, "[data-testid=member-status]")).toBe("正式党员"));
+    const full = await prisma.member.findUniqueOrThrow({ where: { id: sunqi.id } });
+    expect(full.status).toBe("ACTIVE");
+    expect(full.fullMemberOn?.toISOString().slice(0, 10)).toBe(shanghaiDay());
+    await screenshot(page, "27-member-full");
+
+    // The filter by status: 预备党员 now lists nobody of this county.
+    await page.goto(`${api.url}/console/#/members`);
+    await page.selectOption("select[aria-label=状态]", "PROBATIONARY");
+    await page.waitForSelector("text=没有符合条件的党员");
+    // The roster import stays one tab away.
+    await page.click(".tabs a:has-text('导入名单')");
+    await page.waitForSelector("[data-testid=roster-import]");
+  });
+
+  test("phone width: the tree and a unit's detail stack in one column", async () => {
+    const page = await admin(`#/org?id=${county.branch1.id}`, { width: 390, height: 844 });
+    await page.waitForSelector("[data-testid=unit-detail] [data-testid=unit-code]");
+    const tree = await page.locator("[data-testid=org-tree]").boundingBox();
+    const detail = await page.locator("[data-testid=unit-detail]").boundingBox();
+    expect(detail!.y).toBeGreaterThan(tree!.y + tree!.height - 1);
+    expect(tree!.width).toBeLessThanOrEqual(390);
+    await screenshot(page, "28-org-phone");
+  });
+});
