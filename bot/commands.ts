@@ -7,7 +7,9 @@ import type { ChatGroup, ChatIdentity, Prisma } from "../core/db/index.ts";
 import type { CadreRole } from "../core/db/generated/enums.ts";
 import { ROLE_LABEL, hasRoleAtLeast } from "../core/org/scope.ts";
 import { badRequest } from "../core/errors.ts";
-import { bindGroup, consumeSelfLinkAttempt, KIND_LABEL, linkIdentity, parseSelfLink, rosterReport, selfLink, unbindGroup } from "../core/chat/binding.ts";
+import { bindGroup, consumeSelfLinkAttempt, findUnitByCodeOrName, KIND_LABEL, linkIdentity, parseSelfLink, rosterReport, selfLink, unbindGroup } from "../core/chat/binding.ts";
+import { consumeBindCodeAttempt, isKnownBindCode, redeemBindCode, redeemedText } from "../core/chat/bind-codes.ts";
+import { isAppError } from "../core/errors.ts";
 import { identityScope } from "../core/chat/registry.ts";
 import { meetingCommands } from "./meeting-commands.ts";
 import { complaintCommands } from "./complaint-commands.ts";
@@ -130,7 +132,7 @@ export const helpCommand: CommandSpec = {
 
 const bindCommand: CommandSpec = {
   name: "绑定支部",
-  aliases: ["绑定", "绑定群"],
+  aliases: ["绑定群"],
   args: "<支部编码>",
   summary: "把本群绑定到一个支部（或乡镇、县）",
   minRole: "BRANCH_SECRETARY",
@@ -141,6 +143,35 @@ const bindCommand: CommandSpec = {
     const { unit, already } = await bindGroup(c.tx, c.principal, c.group!.id, c.args, channelOf(c));
     if (already) return [{ text: `本群已绑定到「${unit.name}」，无需重复绑定。` }];
     return [{ text: `已将本群绑定到「${unit.name}」（${KIND_LABEL[unit.kind]}，编码 ${unit.code}）。\n群成员请发送“我是 姓名 手机后四位”完成登记。` }];
+  },
+};
+
+/** A unit named by code or name, or undefined when there is none (a mistyped 绑定码 is not a unit either). */
+async function unitNamed(c: CommandContext) {
+  try {
+    return await findUnitByCodeOrName(c.tx, c.args);
+  } catch (e) {
+    if (isAppError(e) && e.code === "UNIT_NOT_FOUND") return undefined;
+    throw e;
+  }
+}
+
+const bindByCodeCommand: CommandSpec = {
+  name: "绑定",
+  aliases: ["绑定码"],
+  args: "<绑定码>",
+  summary: "用管理后台生成的绑定码把本群绑定到支部（或乡镇、县），并登记绑定人",
+  minRole: null,
+  where: "group",
+  example: "绑定 K7M4PX",
+  handler: async (c, table) => {
+    if (!c.args) throw badRequest("ARGUMENT_MISSING", "请在“绑定”后写上绑定码，例如：绑定 K7M4PX。绑定码由上级在管理后台生成，24 小时内有效。");
+    // A linked cadre may still name the unit itself (绑定 <支部编码>), as before 绑定码 existed.
+    if (hasRoleAtLeast(c.principal, "BRANCH_SECRETARY") && !(await isKnownBindCode(c.tx, c.args)) && (await unitNamed(c))) return bindCommand.handler(c, table);
+    // Every try counts, right or wrong: past the limit even the right code waits, so guessing does not pay.
+    await consumeBindCodeAttempt(c.app.coord, c.message.channel, c.identity.id, c.group!.id);
+    const r = await redeemBindCode(c.tx, c.principal, { text: c.args, groupId: c.group!.id, channel: c.message.channel });
+    return [{ text: redeemedText(r, c.message.channel) }];
   },
 };
 
@@ -243,5 +274,5 @@ const reconcileCommand: CommandSpec = {
 };
 
 export function buildCommandTable(): CommandTable {
-  return new CommandTable([helpCommand, iAmCommand, groupInfoCommand, bindCommand, unbindCommand, registerCommand, reconcileCommand, ...meetingCommands, ...complaintCommands, ...calendarCommands, ...broadcastCommands]);
+  return new CommandTable([helpCommand, iAmCommand, groupInfoCommand, bindByCodeCommand, bindCommand, unbindCommand, registerCommand, reconcileCommand, ...meetingCommands, ...complaintCommands, ...calendarCommands, ...broadcastCommands]);
 }

@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import type { AppContext } from "../core/context.ts";
 import { enqueue, wakeSenders, PRIORITY } from "../core/delivery/outbox.ts";
-import { recordGroupEvent, syncGroupMembers, touchGroup, touchIdentity } from "../core/chat/registry.ts";
+import { reconcileGroupsAfterLogin, recordGroupEvent, syncGroupMembers, touchGroup, touchIdentity } from "../core/chat/registry.ts";
 import { chatPrincipal } from "../core/chat/principal.ts";
 import { isAppError } from "../core/errors.ts";
 import { isTransientDbError, withDbRetry } from "../core/db/retry.ts";
@@ -242,6 +242,10 @@ export async function startBot(app: AppContext, opts: StartBotOptions = {}): Pro
       const limit = pLimit(2);
       await Promise.all(groups.map((g) => limit(async () => syncGroupMembers(db.prisma, { channel: adapter.channel, account: name, groupId: g.groupId, topic: g.topic }, account.id, await adapter.groupMembers(g.groupId)))));
       log.info({ account: name, groups: groups.length }, "已同步群和群成员");
+      // Only after a complete sync: a bound group missing from the list is matched again or listed as lost.
+      const { moved, lost } = await reconcileGroupsAfterLogin(db.prisma, { id: account.id, channel: adapter.channel }, groups.map((g) => g.groupId));
+      if (moved.length) log.info({ account: name, moved }, `重新登录后有 ${moved.length} 个群的标识已变，已按群名和成员自动转移绑定`);
+      if (lost.length) log.warn({ account: name, lost }, `重新登录后有 ${lost.length} 个已绑定的群找不到对应的新群，需在群里重新发送“绑定 绑定码”`);
     } catch (e) {
       log.warn({ account: name, err: (e as Error).message }, "同步群成员失败，稍后随消息逐步更新");
     }

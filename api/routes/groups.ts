@@ -17,6 +17,10 @@ const GroupQuery = PageQuery.extend({
     .enum(["true", "false"], { error: "只能是 true 或 false" })
     .optional()
     .meta({ description: "true：只看已绑定的群；false：只看未绑定的群（仅县级管理员）；不填：可见的全部" }),
+  lost: z
+    .enum(["true", "false"], { error: "只能是 true 或 false" })
+    .optional()
+    .meta({ description: "true：只看微信重新登录后失联、需要在新群里重新发送“绑定 绑定码”的群；false：不含这些群" }),
 });
 
 const UnitRef = z.object({ id: z.number().int(), code: z.string(), name: z.string(), kind: OrgKindSchema });
@@ -33,6 +37,7 @@ const GroupPage = z
         memberCount: z.number().int().meta({ description: "群成员数（平台报告）" }),
         active: z.boolean().meta({ description: "机器人仍在群内" }),
         boundAt: isoDate().nullable(),
+        lostAt: isoDate().nullable().meta({ description: "微信重新登录后找不到该群（群标识已变且无法按群名和成员对应到新群）的时间；需在新群里重新发送“绑定 绑定码”。未失联为 null" }),
         orgUnit: UnitRef.nullable().meta({ description: "绑定的单位；未绑定为 null" }),
         accounts: z
           .array(z.object({ id: z.number().int(), name: z.string(), status: AccountStatusSchema, statusLabel: z.string() }))
@@ -66,16 +71,18 @@ export function registerGroupRoutes(api: ApiRouter) {
     path: "/api/groups",
     summary: "群列表 / chat groups",
     description:
-      "列出绑定到调用者管辖范围内单位的群（分页，按 ID 排序）。县级管理员还能看到尚未绑定的群（bound=false 只看这些）；其他角色使用 bound=false 返回 403 FORBIDDEN。乡镇管理员及以上。",
+      "列出绑定到调用者管辖范围内单位的群（分页，按 ID 排序）。县级管理员还能看到尚未绑定的群（bound=false 只看这些）；其他角色使用 bound=false 返回 403 FORBIDDEN。" +
+      "lost=true 只列出微信重新登录后失联的群（lostAt 不为空）：这些群需要在新群里重新发送“绑定 绑定码”。乡镇管理员及以上。",
     tags: ["groups"],
     auth: { roles: rolesAtLeast("TOWN_ADMIN") },
     query: GroupQuery,
     response: { description: "群列表", schema: GroupPage },
     errors: [404],
     handler: async (ctx, { query, principal }) => {
-      const { bound, ...rest } = query;
-      const page = await listGroups(ctx.deps.db, principal, { ...rest, bound: bound === undefined ? undefined : bound === "true" });
-      return { ...page, items: page.items.map((g) => ({ ...g, boundAt: g.boundAt?.toISOString() ?? null })) };
+      const { bound, lost, ...rest } = query;
+      const flag = (v: "true" | "false" | undefined) => (v === undefined ? undefined : v === "true");
+      const page = await listGroups(ctx.deps.db, principal, { ...rest, bound: flag(bound), lost: flag(lost) });
+      return { ...page, items: page.items.map((g) => ({ ...g, boundAt: g.boundAt?.toISOString() ?? null, lostAt: g.lostAt?.toISOString() ?? null })) };
     },
   });
 

@@ -74,6 +74,14 @@ export class MockWechat {
     return room;
   }
 
+  /**
+   * The account no longer lists the room (as after a wechat4u re-login, which gives every room a new id): call while
+   * logged out, then create the room again under its new id with room().
+   */
+  forgetRoom(id: string) {
+    this.mocker.cacheRoomPayload.delete(id);
+  }
+
   /** `who` says `text` in the room (or privately to the bot when roomId is omitted); returns the message id. */
   say(who: string, text: string, roomId?: string, mentions: string[] = []): string {
     const talker = this.mocker.ContactMock.load(who);

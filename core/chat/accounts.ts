@@ -150,6 +150,8 @@ export interface GroupListQuery {
   orgUnitId?: number;
   /** true: bound groups only; false: unbound only (county admins); omitted: everything the caller may see. */
   bound?: boolean;
+  /** true: only bound groups a WeChat re-login lost (they need `绑定 <码>` again); false: only the others. */
+  lost?: boolean;
 }
 
 export const unboundForbidden = () => forbidden("FORBIDDEN", "只有县级管理员可以查看未绑定单位的群");
@@ -175,7 +177,9 @@ export async function listGroups(db: Database, holder: ScopeHolder, q: GroupList
   } else {
     scope = seesUnbound ? { OR: [inScope, { orgUnitId: null }] } : inScope;
   }
-  const where: Prisma.ChatGroupWhereInput = { AND: [scope, ...(q.kind ? [{ kind: q.kind }] : [])] };
+  const where: Prisma.ChatGroupWhereInput = {
+    AND: [scope, ...(q.kind ? [{ kind: q.kind }] : []), ...(q.lost === undefined ? [] : [{ lostAt: q.lost ? { not: null } : null }])],
+  };
 
   const [total, rows] = await db.prisma.$transaction([
     db.prisma.chatGroup.count({ where }),
@@ -193,6 +197,7 @@ export async function listGroups(db: Database, holder: ScopeHolder, q: GroupList
         memberCount: true,
         active: true,
         boundAt: true,
+        lostAt: true,
         orgUnit: { select: { id: true, code: true, name: true, kind: true } },
         accounts: {
           where: { active: true },
@@ -215,7 +220,7 @@ export async function listGroups(db: Database, holder: ScopeHolder, q: GroupList
 
 export const groupNotFound = () => notFound("GROUP_NOT_FOUND", "该群不存在");
 export const groupNotBound = () =>
-  new AppError(409, "GROUP_NOT_BOUND", "该群还没有绑定支部。请支部书记在群里发送“绑定支部 支部编码”完成绑定后再核对名单。");
+  new AppError(409, "GROUP_NOT_BOUND", "该群还没有绑定支部。请支部书记在群里发送“绑定 绑定码”（绑定码在管理后台生成；已登记的书记也可以发送“绑定支部 支部编码”）完成绑定后再核对名单。");
 
 /** The 名单核对 report for a group whose bound unit is in the caller's scope, with a longer list of names. */
 export async function groupRosterReport(db: Database, holder: ScopeHolder, groupId: number, nameCap = API_ROSTER_NAME_CAP): Promise<RosterReport & { groupId: number }> {

@@ -14,6 +14,19 @@ const ACTIVE = { status: { in: ["ACTIVE", "PROBATIONARY"] } } satisfies Prisma.M
 
 export const KIND_LABEL: Record<OrgUnit["kind"], string> = { CITY: "市", COUNTY: "县", TOWN: "乡镇", VILLAGE: "村/社区", BRANCH: "党支部", PARTY_GROUP: "党小组" };
 
+/** What a group is called on its platform: a QQ user is told about QQ群, a WeChat user about 微信群. */
+export const groupWord = (channel: string) => (channel === "QQ" ? "QQ群" : "微信群");
+
+/** Town, county and city groups are cadre groups; every other bound group is a branch's (its roster's) group. */
+export const groupKindFor = (unit: Pick<OrgUnit, "kind">) => (unit.kind === "TOWN" || unit.kind === "COUNTY" || unit.kind === "CITY" ? "CADRE" : "BRANCH");
+
+/** Groups of `unitId` on this platform that a WeChat re-login lost: a newly bound group takes their place. */
+export async function clearLostGroups(tx: Tx, unitId: number, channel: Channel, exceptGroupId: number) {
+  const lost = await tx.chatGroup.findMany({ where: { orgUnitId: unitId, channel, lostAt: { not: null }, id: { not: exceptGroupId } }, select: { id: true } });
+  if (lost.length) await tx.chatGroup.updateMany({ where: { id: { in: lost.map((g) => g.id) } }, data: { lostAt: null, active: false } });
+  return lost.map((g) => g.id);
+}
+
 function requireCadre(p: ChatPrincipal, action: string) {
   if (!hasRoleAtLeast(p, "BRANCH_SECRETARY")) throw forbidden("ROLE_REQUIRED", `抱歉，只有支部书记及以上的干部可以${action}。`);
 }
@@ -49,9 +62,9 @@ export async function bindGroup(tx: Tx, p: ChatPrincipal, groupId: number, unitT
   const group = await tx.chatGroup.findUniqueOrThrow({ where: { id: groupId }, include: { orgUnit: true } });
   if (group.orgUnitId === unit.id) return { unit, already: true };
   if (group.orgUnit) throw new AppError(409, "GROUP_ALREADY_BOUND", `本群已绑定到「${group.orgUnit.name}」。如需更换，请先发送“解绑”。`);
-  const kind = unit.kind === "TOWN" || unit.kind === "COUNTY" ? "CADRE" : "BRANCH";
-  await tx.chatGroup.update({ where: { id: groupId }, data: { orgUnitId: unit.id, kind, boundAt: new Date(), boundByIdentityId: p.identityId } });
-  await audit(tx, { actorId: p.cadreUserId, actorIdentityId: p.identityId, channel, action: "group.bind", targetType: "ChatGroup", targetId: groupId, detail: { orgUnitId: unit.id, code: unit.code } });
+  await tx.chatGroup.update({ where: { id: groupId }, data: { orgUnitId: unit.id, kind: groupKindFor(unit), boundAt: new Date(), boundByIdentityId: p.identityId, lostAt: null } });
+  const clearedLostGroupIds = await clearLostGroups(tx, unit.id, group.channel, groupId);
+  await audit(tx, { actorId: p.cadreUserId, actorIdentityId: p.identityId, channel, action: "group.bind", targetType: "ChatGroup", targetId: groupId, detail: { orgUnitId: unit.id, code: unit.code, clearedLostGroupIds } });
   return { unit, already: false };
 }
 
@@ -67,7 +80,7 @@ export async function unbindGroup(tx: Tx, p: ChatPrincipal, groupId: number, cha
 
 async function boundUnit(tx: Tx, groupId: number) {
   const group = await tx.chatGroup.findUniqueOrThrow({ where: { id: groupId }, include: { orgUnit: true } });
-  if (!group.orgUnit) throw badRequest("GROUP_NOT_BOUND", "本群还没有绑定支部。请支部书记在群里发送“绑定支部 支部编码”。");
+  if (!group.orgUnit) throw badRequest("GROUP_NOT_BOUND", "本群还没有绑定支部。请支部书记在群里发送“绑定 绑定码”（绑定码在管理后台生成）；已登记的书记也可以发送“绑定支部 支部编码”。");
   return group.orgUnit;
 }
 
@@ -136,14 +149,14 @@ async function requireNotLinked(tx: Tx, p: SelfLinker) {
 }
 
 /** The one roster member in `where` with this name and phone ending, linked to the identity (audited). */
-async function linkSelfWithin(tx: Tx, p: SelfLinker, where: Prisma.MemberWhereInput, input: { name: string; phoneTail: string; channel: string }) {
+async function linkSelfWithin(tx: Tx, p: SelfLinker, where: Prisma.MemberWhereInput, input: { name: string; phoneTail: string; channel: string }, messages: { none?: string } = {}) {
   const matches = await tx.member.findMany({
     where: { AND: [where, { name: input.name, phone: { endsWith: input.phoneTail } }] },
     select: { id: true, name: true, branchId: true, branch: { select: { name: true } } },
     take: 2,
   });
   if (matches.length !== 1) {
-    throw notFound("MEMBER_NOT_FOUND", matches.length === 0 ? "没有找到匹配的党员，请核对姓名和手机后四位；也可以请支部书记用“登记”为您登记。" : "名单中有重名且手机后四位相同，请联系支部书记为您登记。");
+    throw notFound("MEMBER_NOT_FOUND", matches.length === 0 ? (messages.none ?? "没有找到匹配的党员，请核对姓名和手机后四位；也可以请支部书记用“登记”为您登记。") : "名单中有重名且手机后四位相同，请联系支部书记为您登记。");
   }
   const member = matches[0];
   // Another identity on the same platform already linked to this member (a new phone, or someone else): keep both,
@@ -155,20 +168,21 @@ async function linkSelfWithin(tx: Tx, p: SelfLinker, where: Prisma.MemberWhereIn
   return { member, alsoLinkedElsewhere: !!taken };
 }
 
-/** Self-binding, confirmed against the roster: name and the last four digits of the phone on file. */
+/**
+ * Self-binding, confirmed against the roster: name and the last four digits of the phone on file. In a group: that
+ * group's roster. Privately: any member whose branch has a bound group (on any platform), or who is on the roster of
+ * a bound group this person is in (a town's cadre group); name and phone ending must then name exactly one person.
+ */
 export async function selfLink(tx: Tx, p: SelfLinker, input: { groupId?: number; name: string; phoneTail: string; channel: string }) {
   await requireNotLinked(tx, p);
-  let where: Prisma.MemberWhereInput;
-  if (input.groupId != null) {
-    where = rosterWhere(await boundUnit(tx, input.groupId));
-  } else {
-    // Privately: only the rosters of the bound groups this person is in, never the whole county.
-    const groups = await tx.groupMembership.findMany({ where: { identityId: p.identityId, leftAt: null, group: { orgUnitId: { not: null } } }, select: { group: { select: { orgUnit: true } } } });
-    const units = groups.map((g) => g.group.orgUnit!).filter(Boolean);
-    if (units.length === 0) throw badRequest("NO_BOUND_GROUP", "请在您所在支部的微信群里发送“我是 姓名 手机后四位”完成登记。");
-    where = { OR: units.map(rosterWhere) };
-  }
-  return linkSelfWithin(tx, p, where, input);
+  if (input.groupId != null) return linkSelfWithin(tx, p, rosterWhere(await boundUnit(tx, input.groupId)), input);
+  const groups = await tx.groupMembership.findMany({ where: { identityId: p.identityId, leftAt: null, group: { orgUnitId: { not: null } } }, select: { group: { select: { orgUnit: true } } } });
+  const units = groups.map((g) => g.group.orgUnit!).filter(Boolean);
+  const where: Prisma.MemberWhereInput = { OR: [{ ...ACTIVE, branch: { chatGroups: { some: { channel: { in: ["WECHAT", "QQ"] } } } } }, ...units.map(rosterWhere)] };
+  const word = groupWord(input.channel);
+  return linkSelfWithin(tx, p, where, input, {
+    none: `没有找到匹配的党员，请核对姓名和手机后四位。如果您所在支部的${word}还没有绑定，请支部书记先在${word}里发送“绑定 绑定码”；也可以请支部书记用“登记”为您登记。`,
+  });
 }
 
 /**

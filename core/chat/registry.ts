@@ -1,5 +1,6 @@
 // Keeps who and where we talk to current: chat identities, groups and which account reaches them.
-import type { PrismaClient } from "../db/index.ts";
+import type { Channel, PrismaClient } from "../db/index.ts";
+import { audit } from "../audit.ts";
 import type { ChatMessage, GroupEvent } from "./message.ts";
 
 /** WeChat contact ids are only stable per account; QQ numbers are global (see schema: ChatIdentity.scope). */
@@ -78,7 +79,8 @@ export async function syncGroupMembers(prisma: PrismaClient, e: Pick<GroupEvent,
     prisma.groupMembership.createMany({ data: ids.map((identityId) => ({ groupId: group.id, identityId })), skipDuplicates: true }),
     prisma.groupMembership.updateMany({ where: { groupId: group.id, identityId: { in: ids }, leftAt: { not: null } }, data: { leftAt: null, joinedAt: new Date() } }),
     prisma.groupMembership.updateMany({ where: { groupId: group.id, identityId: { notIn: ids }, leftAt: null }, data: { leftAt: new Date() } }),
-    prisma.chatGroup.update({ where: { id: group.id }, data: { memberCount: ids.length, active: true } }),
+    // Seen again: whatever a re-login had concluded, the group is reachable under this id.
+    prisma.chatGroup.update({ where: { id: group.id }, data: { memberCount: ids.length, active: true, lostAt: null } }),
   ]);
   return group;
 }
@@ -112,4 +114,88 @@ export async function recordGroupEvent(prisma: PrismaClient, e: GroupEvent, acco
     await prisma.chatGroup.update({ where: { id: group.id }, data: { memberCount: count } });
   }
   return group;
+}
+
+/** Share of display names two member lists have in common (of the larger list) for a re-login match to count. */
+export const RELOGIN_MATCH_OVERLAP = 0.6;
+
+async function displayNames(prisma: PrismaClient, groupId: number) {
+  const rows = await prisma.groupMembership.findMany({ where: { groupId, leftAt: null }, select: { identity: { select: { displayName: true } } } });
+  return new Set(rows.map((r) => r.identity.displayName.trim()).filter(Boolean));
+}
+
+function overlap(a: Set<string>, b: Set<string>) {
+  if (a.size === 0 || b.size === 0) return 0;
+  let common = 0;
+  for (const n of a) if (b.has(n)) common++;
+  return common / Math.max(a.size, b.size);
+}
+
+export interface ReloginOutcome {
+  moved: { fromGroupId: number; toGroupId: number; orgUnitId: number }[];
+  lost: number[];
+}
+
+/**
+ * After a WeChat account logged in and its group list was synced (syncGroupMembers for each of `seenGroupIds`):
+ * wechat4u gives every room a new id at each login, so a bound group this account reached that the list no longer
+ * has is looked for among the new, unbound groups of the same account: the same topic and a strongly overlapping
+ * member list (display names), one candidate only. Found: the binding moves to the new row (the old one is kept,
+ * inactive, for its history). Not found: the old group gets lostAt, and the console lists it for `绑定 <码>` again;
+ * groups already lost are tried again at each login. QQ group numbers do not change: nothing to do there.
+ */
+export async function reconcileGroupsAfterLogin(prisma: PrismaClient, account: { id: number; channel: Channel }, seenGroupIds: string[], now: Date = new Date()): Promise<ReloginOutcome> {
+  const outcome: ReloginOutcome = { moved: [], lost: [] };
+  if (account.channel !== "WECHAT") return outcome;
+  const missing = await prisma.groupAccount.findMany({
+    where: {
+      accountId: account.id,
+      group: { channel: "WECHAT", orgUnitId: { not: null }, platformGroupId: { notIn: seenGroupIds } },
+      OR: [{ active: true }, { group: { lostAt: { not: null } } }],
+    },
+    select: { active: true, group: true },
+    orderBy: { groupId: "asc" },
+  });
+  for (const { active, group: old } of missing) {
+    if (active) await prisma.groupAccount.update({ where: { groupId_accountId: { groupId: old.id, accountId: account.id } }, data: { active: false } });
+    // Still reached through another of our accounts (a puppet with stable ids): this account just left it.
+    if (await prisma.groupAccount.count({ where: { groupId: old.id, active: true } })) continue;
+
+    const candidates = old.topic
+      ? await prisma.chatGroup.findMany({
+          where: { channel: "WECHAT", orgUnitId: null, topic: old.topic, platformGroupId: { in: seenGroupIds }, accounts: { some: { accountId: account.id, active: true } } },
+          select: { id: true },
+        })
+      : [];
+    const oldNames = await displayNames(prisma, old.id);
+    const scored = await Promise.all(candidates.map(async (c) => ({ id: c.id, overlap: overlap(oldNames, await displayNames(prisma, c.id)) })));
+    const matches = scored.filter((c) => c.overlap >= RELOGIN_MATCH_OVERLAP);
+    const orgUnitId = old.orgUnitId!;
+
+    if (matches.length === 1) {
+      const to = matches[0];
+      const moved = await prisma.$transaction(async (tx) => {
+        // Compare-and-set: a `绑定 <码>` in the new group meanwhile wins, and then there is nothing to move.
+        const won = await tx.chatGroup.updateMany({
+          where: { id: to.id, orgUnitId: null },
+          data: { orgUnitId, kind: old.kind, boundAt: old.boundAt ?? now, boundByIdentityId: old.boundByIdentityId, lostAt: null },
+        });
+        if (won.count === 0) return false;
+        await tx.chatGroup.update({ where: { id: old.id }, data: { active: false, lostAt: null } });
+        await audit(tx, { channel: "WECHAT", action: "group.rebind_after_relogin", targetType: "ChatGroup", targetId: to.id, detail: { fromGroupId: old.id, toGroupId: to.id, orgUnitId, topic: old.topic, overlap: Math.round(to.overlap * 100) / 100, accountId: account.id } });
+        return true;
+      });
+      if (moved) {
+        outcome.moved.push({ fromGroupId: old.id, toGroupId: to.id, orgUnitId });
+        continue;
+      }
+    }
+    if (old.lostAt) continue;
+    await prisma.$transaction(async (tx) => {
+      await tx.chatGroup.update({ where: { id: old.id }, data: { lostAt: now, active: false } });
+      await audit(tx, { channel: "WECHAT", action: "group.lost_after_relogin", targetType: "ChatGroup", targetId: old.id, detail: { orgUnitId, topic: old.topic, candidates: scored, accountId: account.id } });
+    });
+    outcome.lost.push(old.id);
+  }
+  return outcome;
 }
