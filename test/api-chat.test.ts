@@ -268,6 +268,7 @@ describe("GET /api/groups", () => {
       memberCount: 16,
       active: true,
       boundAt: expect.stringMatching(/Z$/),
+      lostAt: null,
       orgUnit: { id: county.branch1.id, code: county.branch1.code, name: "李家庄村党支部", kind: "BRANCH" },
       accounts: [
         { id: acc.online, name: "wx-online", status: "ONLINE", statusLabel: "在线" },
@@ -382,7 +383,7 @@ describe("OpenAPI", () => {
     expect(Object.keys(doc.paths["/api/admin/accounts/{id}/login-qr"].get.responses)).toEqual(expect.arrayContaining(["200", "404", "409"]));
     expect(Object.keys(doc.paths["/api/groups/{id}/roster-report"].get.responses)).toEqual(expect.arrayContaining(["200", "403", "404", "409"]));
     const params = doc.paths["/api/groups"].get.parameters.map((p: { in: string; name: string }) => `${p.in}:${p.name}`).sort();
-    expect(params).toEqual(["query:bound", "query:kind", "query:orgUnitId", "query:page", "query:pageSize"]);
+    expect(params).toEqual(["query:bound", "query:kind", "query:lost", "query:orgUnitId", "query:page", "query:pageSize"]);
     expect(doc.components.schemas.BotLoginQr.properties.svg).toBeDefined();
   });
 });
