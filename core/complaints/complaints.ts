@@ -98,7 +98,7 @@ export async function responsibleUnit(tx: Tx, filer: { identityId?: number | nul
     const best = memberships.find((m) => m.group.kind === "BRANCH") ?? memberships[0];
     if (best) return handlingUnit(tx, best.group.orgUnitId!);
   }
-  throw badRequest("UNIT_UNKNOWN", "暂时无法确定由哪个村（社区）办理您的诉求。请在您所在村的微信群里发送“反映 内容”，或先发送“我是 姓名 手机后四位”登记。");
+  throw badRequest("UNIT_UNKNOWN", "暂时无法确定由哪个村（社区）办理您的诉求。请在您所在村的微信群或QQ群里发送“反映 内容”，或先发送“我是 姓名 手机后四位”登记。");
 }
 
 /** Path ids from the county down to the unit: "/1/4/37/" → [1, 4, 37]. */
