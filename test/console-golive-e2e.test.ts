@@ -5,6 +5,7 @@
 // say in the group; a town admin's one-time password is shown once and works; a member found by phone tail is
 // transferred (history kept) and a probationary member is made full. Screenshots go to test-results/console/.
 import { execFileSync } from "node:child_process";
+import ExcelJS from "exceljs";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { startApi, type RunningApi } from "../api/app.ts";
@@ -23,7 +24,7 @@ let county: SmallCounty;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 const call = apiCaller(() => api.url);
-const created: { townId?: number; branchId?: number } = {};
+const created: { townId?: number; branchId?: number; townOtp?: string } = {};
 
 const shanghaiDay = () => new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
 const text = async (page: Page, selector: string) => (await page.locator(selector).first().innerText()).trim();
@@ -209,6 +210,7 @@ describe("console pages for going live, in Chromium", () => {
     });
     await page.waitForSelector("[data-testid=cadre-nanshan_admin]");
     await screenshot(page, "24-cadre-created-one-time-password");
+    created.townOtp = otp;
     const user = await ctx.db.prisma.cadreUser.findUniqueOrThrow({ where: { username: "nanshan_admin" } });
     expect([user.role, user.orgUnitId, user.mustChangePassword, user.active]).toEqual(["TOWN_ADMIN", created.townId, true, true]);
     const login = await call("/api/auth/login", { body: { username: "nanshan_admin", password: otp } });
@@ -229,6 +231,75 @@ describe("console pages for going live, in Chromium", () => {
     await eventually(async () => expect(await text(page, "[data-testid=cadre-state]")).toContain("启用"));
     expect((await ctx.db.prisma.cadreUser.findUniqueOrThrow({ where: { username: "nanshan_admin" } })).active).toBe(true);
     await screenshot(page, "25-cadre-detail");
+  });
+
+  test("the new town admin changes the one-time password at first login, then sees only their town", async () => {
+    const page = await openConsole();
+    await signIn(page, "nanshan_admin", created.townOtp!);
+    await page.waitForSelector("[data-testid=first-password]");
+    await page.fill("input[name=oldPassword]", created.townOtp!);
+    // The policy: not the username.
+    await page.fill("input[name=newPassword]", "nanshan_admin1");
+    await page.fill("input[name=newPassword2]", "nanshan_admin1");
+    await page.click("[data-testid=password-form] button[type=submit]");
+    await eventually(async () => expect(await text(page, "[data-testid=password-error]")).toContain("用户名"));
+    await page.fill("input[name=newPassword]", "Nanshan-2026-ok");
+    await page.fill("input[name=newPassword2]", "Nanshan-2026-ok");
+    await page.click("[data-testid=password-form] button[type=submit]");
+    await page.waitForSelector("[data-testid=who] >> text=南山镇");
+    expect((await ctx.db.prisma.cadreUser.findUniqueOrThrow({ where: { username: "nanshan_admin" } })).mustChangePassword).toBe(false);
+    await page.goto(`${api.url}/console/#/org`);
+    await page.waitForSelector("[data-testid=org-tree] [data-testid=unit-GLC-T3]");
+    expect(await page.locator("[data-testid=org-tree] [data-testid=unit-GLC]").count()).toBe(0);
+    expect(await page.locator("[data-testid=org-tree] [data-testid=unit-GLC-T1]").count()).toBe(0);
+    // 干部账号 offers only the roles below a town admin.
+    await page.goto(`${api.url}/console/#/cadres`);
+    await page.click("button:has-text('新建账号')");
+    const roles = await page.locator("[data-testid=create-cadre] select[name=role] option").evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    expect(roles).toEqual(["BRANCH_SECRETARY", "MEMBER"]);
+    await screenshot(page, "29-town-admin-own-town");
+  });
+
+  test("org import: the bad row is shown before anything is written; only good rows land", async () => {
+    const page = await admin("#/org");
+    const token = (await call("/api/auth/login", { body: { username: "gl_admin", password: CHOSEN } })).json.accessToken;
+    const template = await call("/api/org/template.xlsx", { token });
+    expect(template.status).toBe(200);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(template.bytes as never);
+    const sheet = wb.worksheets[0];
+    const header = Array.from(sheet.getRow(1).values as unknown[], (v) => String(v ?? ""));
+    const col = (name: string) => header.findIndex((h) => h.startsWith(name));
+    sheet.spliceRows(2, Math.max(sheet.rowCount - 1, 0));
+    const rows = [
+      { 单位编码: "GLC-T1-V2", 单位名称: "王家湾村", 类型: "村", 上级单位编码: "GLC-T1" },
+      { 单位编码: "GLC-T1-V2-B", 单位名称: "王家湾村党支部", 类型: "村党支部", 上级单位编码: "GLC-T1-V2" },
+      { 单位编码: "GLC-T1-V9", 单位名称: "无上级村", 类型: "村", 上级单位编码: "NOPE-404" },
+    ];
+    rows.forEach((r, i) => {
+      const row = sheet.getRow(i + 2);
+      for (const [k, v] of Object.entries(r)) row.getCell(col(k)).value = v;
+      row.commit();
+    });
+    const file = Buffer.from(await wb.xlsx.writeBuffer());
+    const before = await ctx.db.prisma.orgUnit.count();
+    await page.setInputFiles("input[name=org]", { name: "组织架构.xlsx", mimeType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", buffer: file });
+    await page.click("[data-testid=org-import] button:has-text('检查文件')");
+    await page.waitForSelector("[data-testid=org-preview]");
+    expect(await text(page, "[data-testid=org-counts]")).toBe("共 3 行：新增 2，更新 0，无变化 0，有错误 1");
+    expect(await text(page, "[data-testid=org-row-4]")).toContain("上级");
+    expect(await ctx.db.prisma.orgUnit.count()).toBe(before); // a preview writes nothing
+    await screenshot(page, "30-org-import-preview");
+    await page.click("[data-testid=org-import] button:has-text('跳过 1 行错误')");
+    await page.waitForSelector("[data-testid=org-done]");
+    const v2 = await ctx.db.prisma.orgUnit.findUniqueOrThrow({ where: { code: "GLC-T1-V2" } });
+    const b2 = await ctx.db.prisma.orgUnit.findUniqueOrThrow({ where: { code: "GLC-T1-V2-B" } });
+    expect([v2.kind, v2.parentId, b2.kind, b2.parentId]).toEqual(["VILLAGE", county.town1.id, "BRANCH", v2.id]);
+    expect(await ctx.db.prisma.orgUnit.count({ where: { code: "GLC-T1-V9" } })).toBe(0);
+    // The tree shows the imported units without a reload of the page.
+    await page.click("[data-testid=org-tree] button[aria-label=展开] >> nth=0");
+    await page.fill("[data-testid=org-tree] input[type=search]", "王家湾");
+    await page.waitForSelector("[data-testid=org-tree] [data-testid=unit-GLC-T1-V2-B]");
   });
 
   test("党员: found by phone tail, transferred to another branch with the history kept, and a probationary member made full", async () => {

@@ -93,7 +93,7 @@ function Shell() {
         <span class="who" data-testid="who">
           {session.unit.name} · {session.user.displayName}（{ROLE_LABEL[session.user.role]}）
         </span>
-        <a class="link" href="#/password">
+        <a class="link wide-only" href="#/password">
           修改密码
         </a>
         <button class="link" onClick={() => logout()}>
@@ -104,10 +104,13 @@ function Shell() {
         {routes
           .filter((r) => r.menu === undefined)
           .map((r) => (
-          <a key={r.path} href={`#/${r.path}`} class={r.path === (route?.menu ?? route?.path) ? "active" : ""}>
-            {r.title}
-          </a>
-        ))}
+            <a key={r.path} href={`#/${r.path}`} class={r.path === (route?.menu ?? route?.path) ? "active" : ""}>
+              {r.title}
+            </a>
+          ))}
+        <a href="#/password" class={`phone-only ${route?.path === "password" ? "active" : ""}`}>
+          修改密码
+        </a>
       </nav>
       <main class="content">
         {route ? (
