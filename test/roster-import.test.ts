@@ -59,7 +59,7 @@ afterAll(async () => {
 });
 
 describe("roster import", () => {
-  test("the template: three sheets, the header and an example row in the caller's branch; uploaded as it is, its example row is previewed (张三 is on file: an update) and nothing is written", async () => {
+  test("the template: three sheets, the header and an example row in the caller's branch; uploaded as it is, the example row is recognised and never imported (not even onto 张三, who is on file with the example's phone)", async () => {
     const res = await call("/api/roster/template.xlsx", { token: tokens.sec1 });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain(XLSX);
@@ -81,14 +81,17 @@ describe("roster import", () => {
     const before = await memberCount();
     const p = await preview(tokens.sec1, res.bytes);
     expect(p.status).toBe(200);
-    // 张三 is on file in this branch with 13800001234: the example row is him, with new facts.
-    expect(p.json.counts).toEqual({ total: 1, create: 0, update: 1, unchanged: 0, error: 0 });
-    expect(p.json.rows[0]).toMatchObject({ row: 2, name: "张三", branch: { id: county.branch1.id, name: "李家庄村党支部" }, action: "update", memberId: county.members.zhangsan.id, errors: [] });
-    expect(p.json.rows[0].changes).toEqual(["党小组", "出生年份", "入党日期"]);
+    // 张三 is on file in this branch with 13800001234, the example's phone: the example row is still not him.
+    expect(p.json.counts).toEqual({ total: 1, create: 0, update: 0, transfer: 0, unchanged: 0, example: 1, error: 0 });
+    expect(p.json.rows[0]).toMatchObject({ row: 2, name: "张三", branch: { id: county.branch1.id, name: "李家庄村党支部" }, action: "example", memberId: null, errors: [], changes: [] });
+    expect(p.json.rows[0].note).toMatch(/示例行，不会导入/);
+    // Importing the template as it is writes no one and changes no one.
+    const done = await commit(tokens.sec1, res.bytes, false);
+    expect(done.json).toEqual({ total: 1, created: 0, updated: 0, transferred: 0, unchanged: 0, skipped: 1 });
     expect(await memberCount()).toBe(before);
-    // Nothing was written by the preview.
     const zhang = await ctx.db.prisma.member.findUniqueOrThrow({ where: { id: county.members.zhangsan.id } });
     expect(zhang.birthYear).toBeNull();
+    expect(zhang.partyGroupId).toBeNull();
   });
 
   const goodAndBad = () =>
@@ -105,7 +108,7 @@ describe("roster import", () => {
     const before = await memberCount();
     const res = await preview(tokens.sec1, await goodAndBad());
     expect(res.status).toBe(200);
-    expect(res.json.counts).toEqual({ total: 5, create: 2, update: 1, unchanged: 1, error: 1 });
+    expect(res.json.counts).toEqual({ total: 5, create: 2, update: 1, transfer: 0, unchanged: 1, example: 0, error: 1 });
     const byName = Object.fromEntries(res.json.rows.map((r: { name: string }) => [r.name, r]));
     expect(byName["钱二"]).toMatchObject({ row: 3, action: "error", branch: { id: county.branch1.id } });
     expect(byName["钱二"].errors).toHaveLength(1);
@@ -130,7 +133,7 @@ describe("roster import", () => {
 
     const done = await commit(tokens.sec1, file, true);
     expect(done.status).toBe(200);
-    expect(done.json).toEqual({ total: 5, created: 2, updated: 1, unchanged: 1, skipped: 1 });
+    expect(done.json).toEqual({ total: 5, created: 2, updated: 1, transferred: 0, unchanged: 1, skipped: 1 });
     expect(await memberCount()).toBe(before + 2);
     const prisma = ctx.db.prisma;
     const qian1 = await prisma.member.findFirstOrThrow({ where: { name: "钱一" } });
@@ -147,10 +150,10 @@ describe("roster import", () => {
     expect(log.detail).toMatchObject({ created: 2, updated: 1, unchanged: 1, skipped: 1, skippedRows: [3] });
 
     const again = await commit(tokens.sec1, file, true);
-    expect(again.json).toEqual({ total: 5, created: 0, updated: 0, unchanged: 4, skipped: 1 });
+    expect(again.json).toEqual({ total: 5, created: 0, updated: 0, transferred: 0, unchanged: 4, skipped: 1 });
     expect(await memberCount()).toBe(before + 2);
     const p = await preview(tokens.sec1, file);
-    expect(p.json.counts).toEqual({ total: 5, create: 0, update: 0, unchanged: 4, error: 1 });
+    expect(p.json.counts).toEqual({ total: 5, create: 0, update: 0, transfer: 0, unchanged: 4, example: 0, error: 1 });
   });
 
   test("updates: matched by name and phone, or by name when one side has no phone; the same name with another phone is not guessed; the changes are named", async () => {
@@ -161,7 +164,7 @@ describe("roster import", () => {
       ["赵六", "男", "13500003333", county.branch2.code, "", "", "", "", ""], // county admin only
     ]);
     const res = await preview(tokens.county, file);
-    expect(res.json.counts).toEqual({ total: 4, create: 0, update: 2, unchanged: 1, error: 1 });
+    expect(res.json.counts).toEqual({ total: 4, create: 0, update: 2, transfer: 0, unchanged: 1, example: 0, error: 1 });
     expect(res.json.rows.map((r: { action: string; changes: string[] }) => [r.action, r.changes])).toEqual([
       ["update", ["出生年份", "党员类别", "职务"]],
       ["update", ["手机号"]],
@@ -171,7 +174,7 @@ describe("roster import", () => {
     // Neither a silent second 张三 nor an overwritten number: the row says what to do, with the number on file masked.
     expect(res.json.rows[2].errors).toEqual([{ column: "手机号", message: expect.stringMatching(/138\*{4}1234.*同一人.*加注区分/) }]);
     const done = await commit(tokens.county, file, true);
-    expect(done.json).toEqual({ total: 4, created: 0, updated: 2, unchanged: 1, skipped: 1 });
+    expect(done.json).toEqual({ total: 4, created: 0, updated: 2, transferred: 0, unchanged: 1, skipped: 1 });
     expect(await ctx.db.prisma.member.findFirstOrThrow({ where: { name: "钱一" } })).toMatchObject({ birthYear: 1971, status: "PROBATIONARY", isCommittee: false, partyGroupId: groupId });
     expect(await ctx.db.prisma.member.findFirstOrThrow({ where: { name: "张三", branchId: county.branch1.id } })).toMatchObject({ phone: "13800001234" });
 
@@ -196,7 +199,7 @@ describe("roster import", () => {
     const before = await memberCount();
     const res = await preview(tokens.town1, file);
     expect(res.status).toBe(200);
-    expect(res.json.counts).toEqual({ total: 8, create: 1, update: 0, unchanged: 0, error: 7 });
+    expect(res.json.counts).toEqual({ total: 8, create: 1, update: 0, transfer: 0, unchanged: 0, example: 0, error: 7 });
     const rows = res.json.rows as { row: number; action: string; branch: unknown; errors: { column: string; message: string }[] }[];
     expect(rows[0]).toMatchObject({ action: "error", branch: null, errors: [{ column: "所属支部" }] });
     expect(rows[0].errors[0].message).toContain("不在您的管辖范围内");
@@ -210,7 +213,7 @@ describe("roster import", () => {
     for (const r of rows) for (const e of r.errors) expect(e.message).toMatch(HAN);
 
     // Skipping the errors writes only 周六, never the out-of-scope row.
-    expect((await commit(tokens.town1, file, true)).json).toEqual({ total: 8, created: 1, updated: 0, unchanged: 0, skipped: 7 });
+    expect((await commit(tokens.town1, file, true)).json).toEqual({ total: 8, created: 1, updated: 0, transferred: 0, unchanged: 0, skipped: 7 });
     expect(await memberCount()).toBe(before + 1);
     expect(await ctx.db.prisma.member.findFirst({ where: { name: "周一" } })).toBeNull();
   });

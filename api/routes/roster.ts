@@ -32,14 +32,29 @@ const RowSchema = z
     row: z.number().int().meta({ description: "Excel 中的行号" }),
     name: z.string(),
     branch: z.object({ id: z.number().int(), name: z.string() }).nullable().meta({ description: "识别出的支部；无法识别或不在管辖范围内时为 null" }),
-    action: z.enum(["create", "update", "unchanged", "error"]).meta({ description: "create 新增 · update 更新 · unchanged 无变化 · error 有误（不导入）" }),
-    memberId: z.number().int().nullable().meta({ description: "将被更新（或无变化）的党员" }),
+    action: z
+      .enum(["create", "update", "transfer", "unchanged", "example", "error"])
+      .meta({ description: "create 新增 · update 更新 · transfer 组织关系转入（其他支部的同名同手机号党员）· unchanged 无变化 · example 模板示例行（不导入）· error 有误（不导入）" }),
+    memberId: z.number().int().nullable().meta({ description: "将被更新、转入（或无变化）的党员" }),
     errors: z.array(RowIssueSchema),
-    changes: z.array(z.string()).meta({ description: "更新时变化的项：性别、手机号、党小组、出生年份、入党日期、党员类别、职务" }),
+    changes: z.array(z.string()).meta({ description: "更新或转入时变化的项：支部、性别、手机号、党小组、出生年份、入党日期、党员类别、职务" }),
+    transfer: z
+      .object({ from: z.object({ id: z.number().int(), code: z.string(), name: z.string() }), to: z.object({ id: z.number().int(), code: z.string(), name: z.string() }) })
+      .nullable()
+      .meta({ description: "转入时：党员现在的支部 → 名单上的支部" }),
+    note: z.string().nullable().meta({ description: "不导入的原因（如模板示例行）" }),
   })
   .meta({ id: "RosterImportRow" });
 const CountsSchema = z
-  .object({ total: z.number().int(), create: z.number().int(), update: z.number().int(), unchanged: z.number().int(), error: z.number().int() })
+  .object({
+    total: z.number().int(),
+    create: z.number().int(),
+    update: z.number().int(),
+    transfer: z.number().int(),
+    unchanged: z.number().int(),
+    example: z.number().int(),
+    error: z.number().int(),
+  })
   .meta({ id: "RosterImportCounts" });
 const PreviewSchema = z
   .object({
@@ -54,8 +69,9 @@ const ResultSchema = z
     total: z.number().int(),
     created: z.number().int(),
     updated: z.number().int(),
+    transferred: z.number().int().meta({ description: "组织关系转入的党员（原支部的记录保留，之前的会议仍按原支部计应到）" }),
     unchanged: z.number().int(),
-    skipped: z.number().int().meta({ description: "有误而跳过的行" }),
+    skipped: z.number().int().meta({ description: "有误而跳过的行，以及模板示例行" }),
   })
   .meta({ id: "RosterImportResult" });
 
@@ -94,6 +110,7 @@ export function registerRosterRoutes(api: ApiRouter) {
     description:
       "上传名单（multipart/form-data，文件放在 file 中），逐行检查并说明导入后会怎样：新增、更新（附变化的项）、无变化或有误（附每列的错误原因），不写入任何数据。" +
       "已有党员的判断：同一支部、同名，且手机号相同，或一方未填手机号且该支部只有一名同名党员；同名而手机号与名单上的都不同的行记为有误（是同一人还是同名的另一人，须由填表人说明）。文件中重复的行，后一行记为有误。" +
+      "本支部没有而其他支部有同名同手机号的党员：记为组织关系转入（transfer，附原支部 → 新支部），导入时转接而不是新增；从管辖范围外转入须乡镇管理员及以上。模板中的示例行原样上传时记为 example，不导入。" +
       `所属支部不在本人管辖范围内的行记为有误。${FILE_ERRORS} 支部书记及以上。`,
     tags: ["roster"],
     auth: SECRETARY,

@@ -13,12 +13,19 @@
 //   未知 and 党员类别 to 正式党员.
 // - A later row naming the same person (same branch and name, phones equal or one blank; or the same matched member)
 //   is an error on the later row.
+// - A row matching no one in its branch but a current member of ANOTHER branch with the same name and the same phone
+//   is that member moving (组织关系转接, action "transfer" with from → to): importing applies the transfer through
+//   core/org/members.ts (the old stint closed now, the past meetings keep their 应到), not a second person. Receiving
+//   from outside the caller's subtree needs a town admin or above, as in the console.
+// - The template's example row (exactly as the template writes it, whatever the branch) is never imported: it is
+//   shown as action "example" and skipped.
 import { maskPhone } from "../complaints/view.ts";
 import ExcelJS from "exceljs";
 import { audit } from "../audit.ts";
 import type { Gender, MemberStatus, Prisma, PrismaClient } from "../db/index.ts";
 import { AppError, badRequest } from "../errors.ts";
-import { pathInScope, type ScopeHolder } from "./scope.ts";
+import { hasRoleAtLeast, pathInScope, type ScopeHolder } from "./scope.ts";
+import { transferMemberIn } from "./members.ts";
 
 type Tx = Prisma.TransactionClient | PrismaClient;
 
@@ -61,7 +68,7 @@ export const rosterFileMissing = () => badRequest("ROSTER_FILE_MISSING", "请选
 
 // ───────────────────────────── the answer ─────────────────────────────
 
-export type RowAction = "create" | "update" | "unchanged" | "error";
+export type RowAction = "create" | "update" | "transfer" | "unchanged" | "example" | "error";
 
 export interface RowIssue {
   /** The column header (姓名, 手机号, …). */
@@ -78,15 +85,27 @@ export interface RosterRow {
   /** The member that would be updated (or is unchanged); null for creates and errors. */
   memberId: number | null;
   errors: RowIssue[];
-  /** For updates: labels of the fields that change (手机号, 党小组…). */
+  /** For updates and transfers: labels of the fields that change (支部, 手机号, 党小组…). */
   changes: string[];
+  /** For transfers: the member's branch now and the one the row moves them to. */
+  transfer: { from: BranchRef; to: BranchRef } | null;
+  /** Why a row is skipped without being an error (the template's example row). */
+  note: string | null;
+}
+
+export interface BranchRef {
+  id: number;
+  code: string;
+  name: string;
 }
 
 export interface RosterCounts {
   total: number;
   create: number;
   update: number;
+  transfer: number;
   unchanged: number;
+  example: number;
   error: number;
 }
 
@@ -102,7 +121,9 @@ export interface RosterImportResult {
   total: number;
   created: number;
   updated: number;
+  transferred: number;
   unchanged: number;
+  /** Rows with errors (skipInvalid) and the template's example row. */
   skipped: number;
 }
 
@@ -333,6 +354,25 @@ function parseRow(raw: RawRow, thisYear: number, today: string): { values: RowVa
   return { values, errors };
 }
 
+// ───────────────────────────── the example row ─────────────────────────────
+
+/** The template's example row (its branch and party group are the caller's first ones, so they are not compared). */
+const EXAMPLE = { name: "张三", gender: "MALE", phone: "13800001234", birthYear: 1975, joinedPartyOn: "2010-07-01", status: "ACTIVE" } as const;
+
+function isExampleRow(v: RowValues): boolean {
+  return (
+    v.name === EXAMPLE.name &&
+    v.gender === EXAMPLE.gender &&
+    v.phone === EXAMPLE.phone &&
+    v.birthYear === EXAMPLE.birthYear &&
+    v.joinedPartyOn === EXAMPLE.joinedPartyOn &&
+    v.status === EXAMPLE.status &&
+    (v.posts === undefined || (!v.posts.isSecretary && !v.posts.isCommittee && !v.posts.isGroupLeader))
+  );
+}
+
+const EXAMPLE_NOTE = "这是模板中的示例行，不会导入。请删除或改为实际党员的信息。";
+
 // ───────────────────────────── planning ─────────────────────────────
 
 interface UnitRow {
@@ -362,7 +402,8 @@ interface MemberRow {
 
 export type PlannedWrite =
   | { kind: "create"; data: Prisma.MemberCreateManyInput }
-  | { kind: "update"; memberId: number; data: Prisma.MemberUpdateInput; changes: string[] };
+  | { kind: "update"; memberId: number; data: Prisma.MemberUpdateInput; changes: string[] }
+  | { kind: "transfer"; memberId: number; toBranchId: number; partyGroupId: number | null; data: Prisma.MemberUpdateInput; changes: string[] };
 
 interface Plan {
   preview: RosterPreview;
@@ -372,6 +413,37 @@ interface Plan {
 
 const KIND_LABEL: Record<string, string> = { COUNTY: "县", TOWN: "乡镇", VILLAGE: "村/社区", BRANCH: "党支部", PARTY_GROUP: "党小组" };
 const CURRENT: MemberStatus[] = ["ACTIVE", "PROBATIONARY"];
+const MEMBER_SELECT = {
+  id: true,
+  name: true,
+  branchId: true,
+  partyGroupId: true,
+  phone: true,
+  gender: true,
+  birthYear: true,
+  joinedPartyOn: true,
+  status: true,
+  isSecretary: true,
+  isCommittee: true,
+  isGroupLeader: true,
+} as const;
+
+/** What a row changes on a member on file: the update's data and the labels of the fields. */
+function diffOf(match: MemberRow, values: RowValues, partyGroupId: number | undefined): { data: Prisma.MemberUpdateInput; changes: string[] } {
+  const data: Prisma.MemberUpdateInput = {};
+  const changes: string[] = [];
+  if (values.gender && values.gender !== match.gender) (data.gender = values.gender), changes.push(FIELD_LABEL.gender);
+  if (values.phone && values.phone !== match.phone) (data.phone = values.phone), changes.push(FIELD_LABEL.phone);
+  if (partyGroupId !== undefined && partyGroupId !== match.partyGroupId) (data.partyGroup = { connect: { id: partyGroupId } }), changes.push(FIELD_LABEL.partyGroupId);
+  if (values.birthYear !== undefined && values.birthYear !== match.birthYear) (data.birthYear = values.birthYear), changes.push(FIELD_LABEL.birthYear);
+  if (values.joinedPartyOn && values.joinedPartyOn !== dateKey(match.joinedPartyOn)) (data.joinedPartyOn = new Date(`${values.joinedPartyOn}T00:00:00Z`)), changes.push(FIELD_LABEL.joinedPartyOn);
+  if (values.status && values.status !== match.status) (data.status = values.status), changes.push(FIELD_LABEL.status);
+  if (values.posts && (values.posts.isSecretary !== match.isSecretary || values.posts.isCommittee !== match.isCommittee || values.posts.isGroupLeader !== match.isGroupLeader)) {
+    Object.assign(data, values.posts);
+    changes.push(FIELD_LABEL.posts);
+  }
+  return { data, changes };
+}
 const dateKey = (d: Date | null) => (d ? d.toISOString().slice(0, 10) : null);
 
 /** "today" and this year on the Shanghai clock. */
@@ -419,11 +491,20 @@ async function planRows(tx: Tx, scope: ScopeHolder, sheet: Awaited<ReturnType<ty
         tx.orgUnit.findMany({ where: { kind: "PARTY_GROUP", active: true, parentId: { in: branchIds } }, select: { id: true, code: true, name: true, parentId: true } }),
         tx.member.findMany({
           where: { branchId: { in: branchIds }, status: { in: CURRENT } },
-          select: { id: true, name: true, branchId: true, partyGroupId: true, phone: true, gender: true, birthYear: true, joinedPartyOn: true, status: true, isSecretary: true, isCommittee: true, isGroupLeader: true },
+          select: MEMBER_SELECT,
           orderBy: { id: "asc" },
         }),
       ])
     : [[], []];
+  // Current members elsewhere with a phone of the file: a row naming one of them (same name and phone) is a transfer.
+  const phones = [...new Set(parsed.flatMap((p) => (p.values.phone ? [p.values.phone] : [])))];
+  const phoned = phones.length
+    ? await tx.member.findMany({
+        where: { phone: { in: phones }, status: { in: CURRENT } },
+        select: { ...MEMBER_SELECT, branch: { select: { id: true, code: true, name: true, path: true } } },
+        orderBy: { id: "asc" },
+      })
+    : [];
   const membersByKey = new Map<string, MemberRow[]>();
   for (const m of members) {
     const k = `${m.branchId}\u0000${m.name}`;
@@ -438,6 +519,10 @@ async function planRows(tx: Tx, scope: ScopeHolder, sheet: Awaited<ReturnType<ty
   for (const { raw, values, errors } of parsed) {
     const r = resolved.get(values.branchKey);
     const branch = r && "ok" in r ? r.ok : null;
+    if (isExampleRow(values)) {
+      rows.push({ row: raw.row, name: values.name, branch: branch ? { id: branch.id, name: branch.name } : null, action: "example", memberId: null, errors: [], changes: [], transfer: null, note: EXAMPLE_NOTE });
+      continue;
+    }
     if (r && "error" in r) errors.push({ column: COLUMNS.branch, message: r.error });
 
     let partyGroupId: number | undefined;
@@ -450,6 +535,7 @@ async function planRows(tx: Tx, scope: ScopeHolder, sheet: Awaited<ReturnType<ty
 
     // Which member this row is, if any.
     let match: MemberRow | null = null;
+    let moving: (MemberRow & { branch: { id: number; code: string; name: string; path: string } }) | null = null;
     if (branch && values.name) {
       const same = membersByKey.get(`${branch.id}\u0000${values.name}`) ?? [];
       if (values.phone) match = same.find((m) => m.phone === values.phone) ?? null;
@@ -464,20 +550,48 @@ async function planRows(tx: Tx, scope: ScopeHolder, sheet: Awaited<ReturnType<ty
           message: `“${branch.name}”名单中已有“${values.name}”（手机号 ${same.map((m) => maskPhone(m.phone)).join("、")}），与本行手机号不同。如是同一人，请填写名单上的手机号；如是另一名同名党员，请在姓名后加注区分，例如“${values.name}（二组）”。`,
         });
       }
+      // Nobody of that name here, but the same name and phone in another branch: the member is moving here.
+      if (!match && values.phone && same.length === 0) {
+        const there = phoned.filter((m) => m.name === values.name && m.phone === values.phone && m.branchId !== branch.id);
+        if (there.length > 1) {
+          errors.push({ column: COLUMNS.phone, message: `“${values.name}”（手机号 ${maskPhone(values.phone)}）同时在 ${there.map((m) => `「${m.branch.name}」`).join("、")} 的名单中，请先在管理后台核对后再导入。` });
+        } else if (there.length === 1) {
+          moving = there[0];
+          if (!pathInScope(scope, moving.branch.path) && !hasRoleAtLeast(scope, "TOWN_ADMIN")) {
+            errors.push({ column: COLUMNS.branch, message: `“${values.name}”（手机号 ${maskPhone(values.phone)}）目前在「${moving.branch.name}」，不在您的管辖范围内；组织关系转入请联系乡镇管理员办理。` });
+          }
+        }
+      }
       // Duplicates within the file: the later row is the error.
       const key = `${branch.id}\u0000${values.name}`;
       const earlier = seen.get(key) ?? [];
-      const dup = earlier.find((s) => (match && s.memberId === match.id) || !s.phone || !values.phone || s.phone === values.phone);
+      const known = match ?? moving;
+      const dup = earlier.find((s) => (known && s.memberId === known.id) || !s.phone || !values.phone || s.phone === values.phone);
       if (dup) errors.push({ column: COLUMNS.name, message: `与第 ${dup.row} 行是同一名党员（同一支部、同名${dup.phone && values.phone ? "、同手机号" : ""}），请删除重复的行。` });
-      seen.set(key, [...earlier, { row: raw.row, phone: values.phone, memberId: match?.id ?? null }]);
+      seen.set(key, [...earlier, { row: raw.row, phone: values.phone, memberId: known?.id ?? null }]);
     }
 
-    const base = { row: raw.row, name: values.name, branch: branch ? { id: branch.id, name: branch.name } : null };
+    const base = { row: raw.row, name: values.name, branch: branch ? { id: branch.id, name: branch.name } : null, transfer: null, note: null };
     if (errors.length) {
       rows.push({ ...base, branch: base.branch, action: "error", memberId: null, errors, changes: [] });
       continue;
     }
     const b = branch!;
+    if (moving) {
+      // The transfer leaves the old branch's posts behind: the row's 职务 (if any) applies in the new branch.
+      const { data, changes } = diffOf({ ...moving, partyGroupId: null, isSecretary: false, isCommittee: false, isGroupLeader: false }, values, undefined);
+      const labels = ["支部", ...(partyGroupId !== undefined ? [FIELD_LABEL.partyGroupId] : []), ...changes];
+      writes.set(raw.row, { kind: "transfer", memberId: moving.id, toBranchId: b.id, partyGroupId: partyGroupId ?? null, data, changes: labels });
+      rows.push({
+        ...base,
+        action: "transfer",
+        memberId: moving.id,
+        errors: [],
+        changes: labels,
+        transfer: { from: { id: moving.branch.id, code: moving.branch.code, name: moving.branch.name }, to: { id: b.id, code: b.code, name: b.name } },
+      });
+      continue;
+    }
     if (!match) {
       writes.set(raw.row, {
         kind: "create",
@@ -498,18 +612,7 @@ async function planRows(tx: Tx, scope: ScopeHolder, sheet: Awaited<ReturnType<ty
       rows.push({ ...base, action: "create", memberId: null, errors: [], changes: [] });
       continue;
     }
-    const data: Prisma.MemberUpdateInput = {};
-    const changes: string[] = [];
-    if (values.gender && values.gender !== match.gender) (data.gender = values.gender), changes.push(FIELD_LABEL.gender);
-    if (values.phone && values.phone !== match.phone) (data.phone = values.phone), changes.push(FIELD_LABEL.phone);
-    if (partyGroupId !== undefined && partyGroupId !== match.partyGroupId) (data.partyGroup = { connect: { id: partyGroupId } }), changes.push(FIELD_LABEL.partyGroupId);
-    if (values.birthYear !== undefined && values.birthYear !== match.birthYear) (data.birthYear = values.birthYear), changes.push(FIELD_LABEL.birthYear);
-    if (values.joinedPartyOn && values.joinedPartyOn !== dateKey(match.joinedPartyOn)) (data.joinedPartyOn = new Date(`${values.joinedPartyOn}T00:00:00Z`)), changes.push(FIELD_LABEL.joinedPartyOn);
-    if (values.status && values.status !== match.status) (data.status = values.status), changes.push(FIELD_LABEL.status);
-    if (values.posts && (values.posts.isSecretary !== match.isSecretary || values.posts.isCommittee !== match.isCommittee || values.posts.isGroupLeader !== match.isGroupLeader)) {
-      Object.assign(data, values.posts);
-      changes.push(FIELD_LABEL.posts);
-    }
+    const { data, changes } = diffOf(match, values, partyGroupId);
     if (changes.length) {
       writes.set(raw.row, { kind: "update", memberId: match.id, data, changes });
       rows.push({ ...base, action: "update", memberId: match.id, errors: [], changes });
@@ -520,7 +623,15 @@ async function planRows(tx: Tx, scope: ScopeHolder, sheet: Awaited<ReturnType<ty
 
   const count = (a: RowAction) => rows.filter((x) => x.action === a).length;
   return {
-    preview: { sheet: sheet.sheet, ignoredColumns: sheet.ignoredColumns, counts: { total: rows.length, create: count("create"), update: count("update"), unchanged: count("unchanged"), error: count("error") }, rows },
+    preview: { sheet: sheet.sheet, ignoredColumns: sheet.ignoredColumns, counts: {
+        total: rows.length,
+        create: count("create"),
+        update: count("update"),
+        transfer: count("transfer"),
+        unchanged: count("unchanged"),
+        example: count("example"),
+        error: count("error"),
+      }, rows },
     writes,
   };
 }
@@ -558,14 +669,21 @@ export async function importRoster(prisma: PrismaClient, actor: RosterActor, byt
       }
       const creates = [...writes.values()].flatMap((w) => (w.kind === "create" ? [w.data] : []));
       const updates = [...writes.values()].flatMap((w) => (w.kind === "update" ? [w] : []));
+      const transfers = [...writes.values()].flatMap((w) => (w.kind === "transfer" ? [w] : []));
       if (creates.length) await tx.member.createMany({ data: creates });
       for (const u of updates) await tx.member.update({ where: { id: u.memberId }, data: u.data });
+      // The same transfer as the console's (stint closed now, audited per member), then the row's other facts.
+      for (const t of transfers) {
+        await transferMemberIn(tx, actor, t.memberId, { toBranchId: t.toBranchId, partyGroupId: t.partyGroupId, reason: "名单导入" }, now);
+        if (Object.keys(t.data).length) await tx.member.update({ where: { id: t.memberId }, data: t.data });
+      }
       const result: RosterImportResult = {
         total: preview.counts.total,
         created: creates.length,
         updated: updates.length,
+        transferred: transfers.length,
         unchanged: preview.counts.unchanged,
-        skipped: preview.counts.error,
+        skipped: preview.counts.error + preview.counts.example,
       };
       await audit(tx, {
         actorId: actor.cadreUserId,
@@ -578,8 +696,9 @@ export async function importRoster(prisma: PrismaClient, actor: RosterActor, byt
           filename: opts.filename ?? null,
           ...result,
           skipInvalid: opts.skipInvalid,
-          branchIds: [...new Set(preview.rows.filter((r) => r.action === "create" || r.action === "update").map((r) => r.branch!.id))],
+          branchIds: [...new Set(preview.rows.filter((r) => r.action === "create" || r.action === "update" || r.action === "transfer").map((r) => r.branch!.id))],
           updatedMemberIds: updates.map((u) => u.memberId),
+          transferredMemberIds: transfers.map((t) => t.memberId),
           skippedRows: preview.rows.filter((r) => r.action === "error").map((r) => r.row),
         },
       });
@@ -605,7 +724,8 @@ const HELP: [string, string, string][] = [
 
 const RULES_TEXT = [
   "1. 只读取第一个工作表；第一行为表头，请勿修改列名，空行会被忽略；一次最多 5000 行。",
-  "2. 已在名单中的党员（同一支部、同名，且手机号相同，或一方未填手机号且该支部只有一名同名党员）会被更新，其他的会新增。",
+  "2. 已在名单中的党员（同一支部、同名，且手机号相同，或一方未填手机号且该支部只有一名同名党员）会被更新；其他支部有同名同手机号的党员时，按组织关系转接办理（原支部的记录保留）；其他的会新增。",
+  "   “党员名单”表第 2 行是示例（灰色），原样保留时不会导入，可直接覆盖或删除。",
   "3. 更新已有党员时，留空的选填项保持原有内容不变；要清除职务请填“无”。",
   "4. 上传后先预览：每行会显示“新增”“更新”“无变化”或错误原因，确认无误后再导入；有错误的行可修改后重新上传，或选择跳过。",
 ];
@@ -636,17 +756,22 @@ export async function rosterTemplate(tx: Tx, scope: ScopeHolder, now = new Date(
     cell.note = HELP[col - 1][2];
   });
   const example = branches[0];
-  ws.addRow({
-    name: "张三",
+  // Recognised by isExampleRow and never imported, even when uploaded as it is.
+  const exampleRow = ws.addRow({
+    name: EXAMPLE.name,
     gender: "男",
-    phone: "13800001234",
+    phone: EXAMPLE.phone,
     branch: example?.code ?? "（支部编码）",
     partyGroup: example?.children[0]?.name ?? "",
-    birthYear: 1975,
-    joinedPartyOn: new Date(Date.UTC(2010, 6, 1)),
+    birthYear: EXAMPLE.birthYear,
+    joinedPartyOn: new Date(`${EXAMPLE.joinedPartyOn}T00:00:00Z`),
     status: "正式党员",
     posts: "",
   });
+  exampleRow.eachCell((cell) => {
+    cell.font = { italic: true, color: { argb: "FF808080" } };
+  });
+  exampleRow.getCell(1).note = "示例行：原样保留时不会导入，可直接覆盖或删除。";
   ws.getColumn("phone").numFmt = "@";
   ws.getColumn("joinedPartyOn").numFmt = "yyyy-mm-dd";
   // Drop-down lists (exceljs squeezes the per-cell rules into one range when writing).
