@@ -215,6 +215,14 @@ describe("a fresh WeChat group comes online with 绑定 <码>", () => {
     expectApiError(await call(`/api/bind-codes/${used.id}/revoke`, { token: tokens.sec1, method: "POST" }), 409, "BIND_CODE_USED");
   });
 
+  test("a code for another unit, sent in a group already bound, is refused and stays unused", async () => {
+    const other = await issue(county.branch2.id, {}, tokens.county);
+    expect(await sayWx(wechat, "wx_zhangsan", `绑定 ${other.code}`, ROOM)).toContain("本群已绑定到「李家庄村党支部」，不能再绑定到「河西村党支部」");
+    expect((await groupRow("WECHAT", ROOM)).orgUnitId).toBe(county.branch1.id);
+    expect((await ctx.db.prisma.bindCode.findUniqueOrThrow({ where: { id: other.id } })).usedAt).toBeNull();
+    expect((await ctx.db.prisma.chatIdentity.findFirstOrThrow({ where: { platformUserId: "wx_zhangsan" } })).memberId).toBeNull();
+  });
+
   test("wrong, expired and revoked codes get their own answers; tries are limited per person and per group", async () => {
     // wx_stranger's second try (the used code above was the first).
     expect(await sayWx(wechat, "wx_stranger", "绑定 ZZZZZZ", OTHER)).toContain("绑定码“ZZZZZZ”不正确");
