@@ -4,11 +4,12 @@
 import { z } from "zod";
 import type { Principal } from "../../core/auth/principal.ts";
 import { audit } from "../../core/audit.ts";
-import { complianceMatrix, requirePeriod, type Tx } from "../../core/calendar/compliance.ts";
+import { complianceMatrix, requirePeriod, resolveScopeUnit, type Tx } from "../../core/calendar/compliance.ts";
 import { countyRules, RULES_SETTING_KEY, storedCountyPatch } from "../../core/calendar/facts.ts";
 import { periodOf, previousPeriod } from "../../core/calendar/periods.ts";
 import {
   bulletinFileName,
+  bulletinUnitOf,
   bulletinWorkbook,
   monthlyFileName,
   monthlyReport,
@@ -19,7 +20,7 @@ import {
 } from "../../core/calendar/reports.ts";
 import { branchRules, parseRulesPatch, REQUIRED_TYPES, rulesPatchSchema, type RulesPatch } from "../../core/calendar/rules.ts";
 import { Prisma } from "../../core/db/index.ts";
-import { badRequest } from "../../core/errors.ts";
+import { badRequest, notFound } from "../../core/errors.ts";
 import { XLSX_CONTENT_TYPE } from "../../core/meetings/export.ts";
 import { rolesAtLeast } from "../../core/org/scope.ts";
 import { IdParams, IsoDateTime as isoDate } from "../schemas.ts";
@@ -34,7 +35,10 @@ const UnitParam = PositiveId.optional().meta({ description: "只看该单位及�
 
 const MatrixQuery = z.object({ period: PeriodParam("月份 2026-11 或季度 2026-Q4；默认本季度"), unitId: UnitParam });
 const MonthlyQuery = z.object({ period: PeriodParam("月份，如 2026-11；默认本月（截至现在）"), unitId: UnitParam });
-const QuarterlyQuery = z.object({ period: PeriodParam("季度，如 2026-Q3；默认上一季度（最近一期通报）") });
+const QuarterlyQuery = z.object({
+  period: PeriodParam("季度，如 2026-Q3；默认上一季度（最近一期通报）"),
+  unitId: PositiveId.optional().meta({ description: "排名哪个县（市）的下级单位：市排名其下各县，县排名其下各乡镇；须在管辖范围内（或为本人所在的县）。默认本人所在的县（市级管理员为市）" }),
+});
 const RankingsQuery = z.object({ limit: z.coerce.number().int().min(1).max(40).default(8).meta({ description: "最多几期（1-40，默认 8），最新的在前" }) });
 
 // ---- response schemas ----
@@ -337,11 +341,18 @@ export function registerCalendarReportRoutes(api: ApiRouter) {
     },
   });
 
-  const bulletinOf = async (prisma: Tx, key: string | undefined, now: Date): Promise<QuarterlyBulletin & { source: "snapshot" | "live" }> => {
-    const period = key ? requirePeriod(key, ["quarter"]) : previousPeriod(periodOf("quarter", now));
+  /**
+   * The 季通报 the query asks for: the children of `unitId` (in the caller's scope), or by default of the county (city)
+   * the caller belongs to, ranked. The published snapshot is the root's, so it answers only for the root.
+   */
+  const bulletinOf = async (prisma: Tx, principal: Principal, query: z.infer<typeof QuarterlyQuery>, now: Date): Promise<QuarterlyBulletin & { source: "snapshot" | "live" }> => {
+    const period = query.period ? requirePeriod(query.period, ["quarter"]) : previousPeriod(periodOf("quarter", now));
+    const own = await bulletinUnitOf(prisma, principal);
+    const unit = query.unitId == null || query.unitId === own?.id ? own : await resolveScopeUnit(prisma, principal, query.unitId);
+    if (!unit) throw notFound("COUNTY_NOT_FOUND", "还没有建立县级组织，无法生成季通报。");
     const snap = await prisma.reportSnapshot.findUnique({ where: { kind_period: { kind: "QUARTERLY", period: period.key } } });
-    if (snap) return { ...(snap.data as unknown as QuarterlyBulletin), source: "snapshot" };
-    return { ...(await quarterlyBulletin(prisma, period.key, now)), source: "live" };
+    if (snap && (snap.data as unknown as QuarterlyBulletin).county?.id === unit.id) return { ...(snap.data as unknown as QuarterlyBulletin), source: "snapshot" };
+    return { ...(await quarterlyBulletin(prisma, period.key, now, unit)), source: "live" };
   };
 
   api.route({
@@ -349,14 +360,14 @@ export function registerCalendarReportRoutes(api: ApiRouter) {
     path: "/api/reports/quarterly",
     summary: "季通报 / quarterly bulletin",
     description:
-      `全县乡镇按综合得分排名，先进和靠后的乡镇点名。${SCORE_FORMULA}已发布的季度返回发布时的通报（source=snapshot），否则按现有数据计算（live）。` +
+      `全县乡镇（市级为各县）按综合得分排名，先进和靠后的点名。${SCORE_FORMULA}已发布的季度返回发布时的通报（source=snapshot），否则按现有数据计算（live）。` +
       "乡镇管理员及以上。period 须为季度（2026-Q3），否则 400 PERIOD_INVALID。",
     tags: ["reports"],
     auth: TOWN,
     query: QuarterlyQuery,
     response: { description: "季通报", schema: BulletinSchema },
     errors: [404],
-    handler: (ctx, { query }) => bulletinOf(ctx.deps.db.prisma, query.period, new Date()),
+    handler: (ctx, { query, principal }) => bulletinOf(ctx.deps.db.prisma, principal, query, new Date()),
   });
 
   api.route({
@@ -369,9 +380,9 @@ export function registerCalendarReportRoutes(api: ApiRouter) {
     query: QuarterlyQuery,
     response: { description: "Excel 文件", schema: fileResponse(XLSX_CONTENT_TYPE) },
     errors: [404],
-    handler: async (ctx, { query }) => {
+    handler: async (ctx, { query, principal }) => {
       const now = new Date();
-      const b = await bulletinOf(ctx.deps.db.prisma, query.period, now);
+      const b = await bulletinOf(ctx.deps.db.prisma, principal, query, now);
       return { body: await bulletinWorkbook(b, now), ...bulletinFileName(b.period.key) };
     },
   });

@@ -271,8 +271,8 @@ export const DIRECT_TOWN: TownRef = { id: null, code: "", name: "县直属" };
 
 /** Towns of the scope in code order: those under `unit` (or `unit` itself, or the town above it), plus any a branch belongs to. */
 export async function townsOf(tx: Tx, unit: { path: string }, townIds: (number | null)[]): Promise<TownRef[]> {
-  const ids = unit.path.split("/").filter(Boolean).map(Number);
-  const above = ids.length >= 2 ? [ids[1]] : [];
+  // The town above may be at any depth (a city above the counties): every ancestor is a candidate, the kind decides.
+  const above = unit.path.split("/").filter(Boolean).map(Number);
   const rows = await tx.orgUnit.findMany({
     where: { kind: "TOWN", OR: [{ path: { startsWith: unit.path }, active: true }, { id: { in: [...above, ...townIds.filter((t): t is number => t != null)] } }] },
     select: { id: true, code: true, name: true },

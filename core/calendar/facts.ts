@@ -74,6 +74,9 @@ export async function loadBranchFacts(tx: Tx, opts: { path: string; span: Pick<P
     if (list) list.push(m);
     else meetingsOf.set(branchId, [m]);
   }
+  // The town above each branch, by kind (a city may sit above the counties, so the depth says nothing).
+  const ancestorIds = [...new Set(branches.flatMap((b) => b.path.split("/").filter(Boolean).map(Number)))];
+  const townIds = new Set((await tx.orgUnit.findMany({ where: { id: { in: ancestorIds }, kind: "TOWN" }, select: { id: true } })).map((t) => t.id));
   return branches.map((b) => {
     const ancestors = b.path.split("/").filter(Boolean).map(Number);
     return {
@@ -81,7 +84,7 @@ export async function loadBranchFacts(tx: Tx, opts: { path: string; span: Pick<P
       code: b.code,
       name: b.name,
       path: b.path,
-      townId: ancestors.length >= 3 ? ancestors[1] : null,
+      townId: ancestors.find((id) => townIds.has(id)) ?? null,
       memberCount: b.members,
       partyGroups: groupsOf.get(b.id) ?? [],
       themeDay: b.themeDayOfMonth,

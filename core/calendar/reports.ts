@@ -25,7 +25,7 @@ import { Prisma, type PrismaClient, type ReportKind } from "../db/index.ts";
 import { enqueue, PRIORITY } from "../delivery/outbox.ts";
 import { complaintMetrics, sumComplaintCounts, type ComplaintCounts } from "../complaints/metrics.ts";
 import { ratio } from "../rate.ts";
-import { notFound } from "../errors.ts";
+import { badRequest, notFound } from "../errors.ts";
 import type { ScopeHolder } from "../org/scope.ts";
 import { onRosterAtSql, rosterSizeAtSql } from "../org/roster.ts";
 import {
@@ -85,6 +85,7 @@ export interface BranchRow extends SummaryRow {
   id: number;
   code: string;
   name: string;
+  /** The row of `towns` the branch belongs to: its town (null: directly under the county), or its county in a city's report. */
   townId: number | null;
   townName: string;
   compliant: boolean;
@@ -103,8 +104,28 @@ export interface PeriodSummary {
   generatedAt: string;
   unit: UnitRef;
   branches: BranchRow[];
+  /** The units the report is broken down by: the towns, or for a city its counties (see rowsLevel). */
   towns: TownRow[];
   total: SummaryRow;
+}
+
+/**
+ * What a report on `unit` is broken down by (and the 季通报 ranks): its counties for a city, else the towns (a
+ * county's towns, or the town a smaller unit lies in). A county's report is what it always was.
+ */
+export const rowsLevel = (unit: Pick<UnitRef, "kind">): "COUNTY" | "TOWN" => (unit.kind === "CITY" ? "COUNTY" : "TOWN");
+
+/** The words for the rows of a report on `unit`: 乡镇 of 全县, or 县 of 全市. */
+export const levelWords = (unit: Pick<UnitRef, "kind">) => (rowsLevel(unit) === "COUNTY" ? { row: "县（市、区）", whole: "全市" } : { row: "乡镇", whole: "全县" });
+
+/** The counties under a city (plus 市直属 for branches under none), and each branch's county. */
+async function countiesOf(tx: Tx, unit: { path: string }, branchPaths: string[]) {
+  const rows = await tx.orgUnit.findMany({ where: { kind: "COUNTY", active: true, path: { startsWith: unit.path } }, select: { id: true, code: true, name: true }, orderBy: { code: "asc" } });
+  const ids = new Set(rows.map((r) => r.id));
+  const countyOf = (path: string) => path.split("/").filter(Boolean).map(Number).find((id) => ids.has(id)) ?? null;
+  const refs: TownRef[] = rows.map((r) => ({ id: r.id, code: r.code, name: r.name }));
+  if (branchPaths.some((p) => countyOf(p) == null)) refs.push({ id: null, code: "", name: "市直属" });
+  return { refs, countyOf };
 }
 
 const emptyCounts = (): ComplaintCounts => sumComplaintCounts([]);
@@ -196,17 +217,29 @@ export async function periodSummary(tx: Tx, unit: UnitRef & { path: string }, pe
   const figures = await meetingFigures(tx, branchIds, period.start, period.end);
   const to = at < period.end ? at : period.end;
   const scope: ScopeHolder = { role: "COUNTY_ADMIN", orgPath: unit.path };
+  const level = rowsLevel(unit);
   const [byUnit, byTown] =
     period.start < to
       ? await Promise.all([
           complaintMetrics(tx, scope, { from: period.start, to, groupBy: "unit", now: at }),
-          complaintMetrics(tx, scope, { from: period.start, to, groupBy: "town", now: at }),
+          complaintMetrics(tx, scope, { from: period.start, to, groupBy: level === "COUNTY" ? "county" : "town", now: at }),
         ])
       : [null, null];
   const unitCounts = new Map<number, ComplaintCounts>((byUnit?.units ?? []).map((u) => [u.unitId, u]));
   const townCounts = new Map<number, ComplaintCounts>((byTown?.units ?? []).map((u) => [u.unitId, u]));
-  const towns = await townsOf(tx, unit, evals.map((e) => e.branch.townId));
+  // The row each branch counts in: its town, or in a city's report its county.
+  let towns: TownRef[];
+  let rowOfBranch: (e: (typeof evals)[number]) => number | null;
+  if (level === "COUNTY") {
+    const c = await countiesOf(tx, unit, evals.map((e) => e.branch.path));
+    towns = c.refs;
+    rowOfBranch = (e) => c.countyOf(e.branch.path);
+  } else {
+    towns = await townsOf(tx, unit, evals.map((e) => e.branch.townId));
+    rowOfBranch = (e) => e.branch.townId;
+  }
   const townName = new Map(towns.map((t) => [t.id, t.name]));
+  const directName = towns.find((t) => t.id == null)?.name ?? DIRECT_TOWN.name;
 
   const attendanceOf = (f: MeetingAgg | undefined): AttendanceFigures => ({
     meetings: f?.requiredHeld ?? 0,
@@ -224,8 +257,8 @@ export async function periodSummary(tx: Tx, unit: UnitRef & { path: string }, pe
       id: e.branch.branchId,
       code: e.branch.code,
       name: e.branch.name,
-      townId: e.branch.townId,
-      townName: townName.get(e.branch.townId) ?? DIRECT_TOWN.name,
+      townId: rowOfBranch(e),
+      townName: townName.get(rowOfBranch(e)) ?? directName,
       compliant: isCompliant(counted),
       color: branchColor(counted),
       compliance: tallyOf([counted]),
@@ -252,7 +285,7 @@ export async function periodSummary(tx: Tx, unit: UnitRef & { path: string }, pe
     towns: towns.map((t) => {
       const rows = branches.filter((b) => b.townId === t.id);
       const complaints = t.id == null ? sumComplaintCounts(rows.map((r) => r.complaints)) : (townCounts.get(t.id) ?? emptyCounts());
-      return { ...t, ...rowOf(evals.filter((e) => e.branch.townId === t.id), rows, complaints) };
+      return { ...t, ...rowOf(evals.filter((e) => rowOfBranch(e) === t.id), rows, complaints) };
     }),
     total: rowOf(evals, branches, byUnit?.total ?? emptyCounts()),
   };
@@ -410,9 +443,22 @@ export interface QuarterlyBulletin {
   total: SummaryRow;
 }
 
-/** The county (the root of the tree); 404 COUNTY_NOT_FOUND when there is none yet. */
+const REPORT_UNIT_SELECT = { id: true, code: true, name: true, kind: true, path: true } as const;
+
+/** The root of the tree the reports go out for: a county, or a city above several counties; null when there is none yet. */
 export async function countyUnit(tx: Tx): Promise<(UnitRef & { path: string }) | null> {
-  return tx.orgUnit.findFirst({ where: { kind: "COUNTY", parentId: null, active: true }, orderBy: { id: "asc" }, select: { id: true, code: true, name: true, kind: true, path: true } });
+  return tx.orgUnit.findFirst({ where: { kind: { in: ["CITY", "COUNTY"] }, parentId: null, active: true }, orderBy: [{ kind: "asc" }, { id: "asc" }], select: REPORT_UNIT_SELECT });
+}
+
+/**
+ * The unit whose 季通报 a caller sees by default: the nearest county or city at or above their own unit (a town admin
+ * sees the ranking of their county's towns, a county admin in a city their own county's, the city's admin the counties).
+ */
+export async function bulletinUnitOf(tx: Tx, scope: ScopeHolder): Promise<(UnitRef & { path: string }) | null> {
+  const ids = (scope.orgPath ?? "").split("/").filter(Boolean).map(Number);
+  if (ids.length === 0) return null;
+  const above = await tx.orgUnit.findMany({ where: { id: { in: ids }, kind: { in: ["CITY", "COUNTY"] }, active: true }, select: REPORT_UNIT_SELECT });
+  return above.sort((a, b) => ids.indexOf(b.id) - ids.indexOf(a.id))[0] ?? null;
 }
 
 /** Ranks the towns of a summary (pure): score desc, ties share a rank (then 完成率, then code for the order). */
@@ -459,11 +505,15 @@ export function rankTowns(s: PeriodSummary): Pick<QuarterlyBulletin, "towns" | "
   return { towns, best: pick("BEST"), worst: pick("WORST") };
 }
 
-/** The 季通报 for "2026-Q3": every town of the county, scored and ranked, as of `at`. */
-export async function quarterlyBulletin(tx: Tx, quarterKey: string, at: Date): Promise<QuarterlyBulletin> {
+/**
+ * The 季通报 for "2026-Q3", as of `at`: the children of `unit` (default: the root) scored and ranked, the towns of a
+ * county or the counties of a city. 400 BULLETIN_UNIT_INVALID for a unit below a county.
+ */
+export async function quarterlyBulletin(tx: Tx, quarterKey: string, at: Date, unit?: UnitRef & { path: string }): Promise<QuarterlyBulletin> {
   const period = requirePeriod(quarterKey, ["quarter"]);
-  const county = await countyUnit(tx);
+  const county = unit ?? (await countyUnit(tx));
   if (!county) throw notFound("COUNTY_NOT_FOUND", "还没有建立县级组织，无法生成季通报。");
+  if (county.kind !== "COUNTY" && county.kind !== "CITY") throw badRequest("BULLETIN_UNIT_INVALID", `季通报按县（市）排名其下级单位，“${county.name}”不是县或市。`);
   const s = await periodSummary(tx, county, period, at);
   return { kind: "QUARTERLY", period: s.period, generatedAt: s.generatedAt, county: s.unit, weights: SCORE_WEIGHTS, formula: SCORE_FORMULA, ...rankTowns(s), total: s.total };
 }
@@ -491,12 +541,13 @@ export const typesOf = (labels: string[]) => [...new Set(labels.map((o) => o.rep
 export function monthlyText(r: PeriodSummary, townId?: number | null): string {
   if (townId === undefined) {
     const t = r.total;
+    const w = levelWords(r.unit);
     const red = r.towns.filter((x) => x.compliance.overdue > 0).map((x) => `${x.name}（${x.compliance.branchColors.red}）`);
     return [
       `【月报告】${r.period.label} ${r.unit.name}`,
-      `${r.towns.filter((x) => x.id != null).length} 个乡镇、${t.compliance.branches} 个支部，三会一课全部按时完成 ${t.compliance.compliantBranches} 个支部。`,
+      `${r.towns.filter((x) => x.id != null).length} 个${w.row}、${t.compliance.branches} 个支部，三会一课全部按时完成 ${t.compliance.compliantBranches} 个支部。`,
       ...figuresLines(t),
-      ...(red.length ? [`有逾期的乡镇（支部数）：${listed(red)}。`] : []),
+      ...(red.length ? [`有逾期的${w.row}（支部数）：${listed(red)}。`] : []),
       "明细见管理后台“月报告”（可导出 Excel）。",
     ].join("\n");
   }
@@ -516,23 +567,24 @@ const rankLine = (t: { rank: number; name: string; score: number }) => `${t.rank
 /** The 季通报 for the county's cadre group (townId undefined) or one town's. */
 export function bulletinText(b: QuarterlyBulletin, townId?: number): string {
   const ranked = b.towns.filter((t) => t.rank != null).length;
+  const w = levelWords(b.county);
   if (townId === undefined) {
     return [
-      `【季通报】${b.period.label}乡镇三会一课和民情诉求工作排名（满分 100）`,
-      b.best.length ? `先进：${b.best.map(rankLine).join("；")}` : "本季度没有可排名的乡镇。",
+      `【季通报】${b.period.label}${w.row}三会一课和民情诉求工作排名（满分 100）`,
+      b.best.length ? `先进：${b.best.map(rankLine).join("；")}` : `本季度没有可排名的${w.row}。`,
       ...(b.worst.length ? [`靠后：${b.worst.map(rankLine).join("；")}`] : []),
-      `共 ${ranked} 个乡镇参加排名。计分：三会一课完成率 60%、参会率 20%、诉求办理 20%。完整排名见管理后台“季通报”。`,
+      `共 ${ranked} 个${w.row}参加排名。计分：三会一课完成率 60%、参会率 20%、诉求办理 20%。完整排名见管理后台“季通报”。`,
     ].join("\n");
   }
   const t = b.towns.find((x) => x.id === townId)!;
   const head =
     t.rank == null
       ? `【季通报】${b.period.label} ${t.name}：本季度没有到期的三会一课，不参加排名。`
-      : `【季通报】${b.period.label} ${t.name}综合得分 ${t.score!.toFixed(1)}，全县第 ${t.rank} 名（共 ${ranked} 个乡镇）。`;
+      : `【季通报】${b.period.label} ${t.name}综合得分 ${t.score!.toFixed(1)}，${w.whole}第 ${t.rank} 名（共 ${ranked} 个${w.row}）。`;
   return [
     head,
     `三会一课完成率 ${pct(t.complianceRate)}（逾期 ${t.overdue} 项），参会率 ${pct(t.attendanceRate)}，诉求办理 ${pct(t.handlingRate)}。`,
-    ...(t.named === "BEST" ? ["本季度被列为先进乡镇，望保持。"] : t.named === "WORST" ? ["本季度排名靠后，请对照逾期事项抓紧整改。"] : []),
+    ...(t.named === "BEST" ? [`本季度被列为先进${w.row}，望保持。`] : t.named === "WORST" ? ["本季度排名靠后，请对照逾期事项抓紧整改。"] : []),
   ].join("\n");
 }
 
@@ -620,12 +672,12 @@ export async function monthlyWorkbook(r: PeriodSummary, now = new Date()): Promi
   const wb = new ExcelJS.Workbook();
   wb.creator = "netbranch";
   wb.created = now;
-  const towns = sheet(wb, "乡镇汇总", `${r.unit.name}${r.period.label}三会一课和民情诉求月报告`, NOTE_MONTHLY, [{ header: "乡镇", width: 16 }, ...SUMMARY_HEADERS]);
+  const towns = sheet(wb, "乡镇汇总", `${r.unit.name}${r.period.label}三会一课和民情诉求月报告`, NOTE_MONTHLY, [{ header: levelWords(r.unit).row, width: 16 }, ...SUMMARY_HEADERS]);
   for (const t of r.towns) towns.add([t.name, ...summaryValues(t)], { color: t.compliance.overdue ? "red" : undefined });
   towns.add(["合计", ...summaryValues(r.total)], { bold: true });
 
   const branches = sheet(wb, "支部明细", `${r.unit.name}${r.period.label}各支部情况`, NOTE_MONTHLY, [
-    { header: "乡镇", width: 12 },
+    { header: levelWords(r.unit).row, width: 12 },
     { header: "支部", width: 20 },
     { header: "编码", width: 16 },
     { header: "状态", width: 8 },
@@ -644,9 +696,9 @@ export async function bulletinWorkbook(b: QuarterlyBulletin, now = new Date()): 
   const wb = new ExcelJS.Workbook();
   wb.creator = "netbranch";
   wb.created = now;
-  const s = sheet(wb, "乡镇排名", `${b.county.name}${b.period.label}乡镇工作通报`, SCORE_FORMULA, [
+  const s = sheet(wb, "乡镇排名", `${b.county.name}${b.period.label}${levelWords(b.county).row}工作通报`, SCORE_FORMULA, [
     { header: "名次", width: 6 },
-    { header: "乡镇", width: 16 },
+    { header: levelWords(b.county).row, width: 16 },
     { header: "综合得分", width: 9 },
     { header: "支部数", width: 8 },
     { header: "全部完成支部", width: 10 },
@@ -733,9 +785,14 @@ async function cadreGroups(tx: Tx, unitIds: number[]) {
   });
 }
 
-/** Builds, stores and announces one report; the caller has claimed its note in this transaction. Returns deliveries written. */
-async function sendReport(tx: Prisma.TransactionClient, r: DueReport, county: UnitRef & { path: string }, key: string, now: Date): Promise<number> {
-  const groups = await cadreGroups(tx, [county.id, ...(await tx.orgUnit.findMany({ where: { kind: "TOWN", active: true, path: { startsWith: county.path } }, select: { id: true } })).map((t) => t.id)]);
+/**
+ * Builds, stores (`snapshot`: the root's report only) and announces one report to the cadre groups of `county` and of
+ * the units of its rows (its towns; a city's counties); the caller has claimed its note in this transaction. Returns
+ * deliveries written.
+ */
+async function sendReport(tx: Prisma.TransactionClient, r: DueReport, county: UnitRef & { path: string }, key: string, now: Date, snapshot = true): Promise<number> {
+  const rowUnits = await tx.orgUnit.findMany({ where: { kind: rowsLevel(county), active: true, path: { startsWith: county.path } }, select: { id: true } });
+  const groups = await cadreGroups(tx, [county.id, ...rowUnits.map((t) => t.id)]);
   let data: MonthlyReport | QuarterlyBulletin;
   let textFor: (unitId: number) => string;
   if (r.kind === "MONTHLY") {
@@ -743,12 +800,12 @@ async function sendReport(tx: Prisma.TransactionClient, r: DueReport, county: Un
     data = report;
     textFor = (unitId) => monthlyText(report, unitId === county.id ? undefined : unitId);
   } else {
-    const bulletin = await quarterlyBulletin(tx, r.period.key, now);
+    const bulletin = await quarterlyBulletin(tx, r.period.key, now, county);
     data = bulletin;
     textFor = (unitId) => bulletinText(bulletin, unitId === county.id ? undefined : unitId);
   }
   // No upsert: the note's key already made this the only sender; a second snapshot would be a bug worth failing on.
-  await tx.reportSnapshot.create({ data: { kind: r.kind, period: r.period.key, data: data as unknown as Prisma.InputJsonValue, generatedAt: now } });
+  if (snapshot) await tx.reportSnapshot.create({ data: { kind: r.kind, period: r.period.key, data: data as unknown as Prisma.InputJsonValue, generatedAt: now } });
   let n = 0;
   for (const g of groups) {
     const known = g.orgUnitId === county.id || (r.kind === "MONTHLY" ? (data as MonthlyReport).towns : (data as QuarterlyBulletin).towns).some((t) => t.id === g.orgUnitId);
@@ -785,7 +842,13 @@ export async function sendDueReports(prisma: PrismaClient, config: Config, now: 
     const won = await prisma.$transaction(
       async (tx) => {
         if (!(await claimNote(tx, note))) return false;
-        await setNoteDeliveries(tx, r.key, await sendReport(tx, r, county, r.key, now));
+        let n = await sendReport(tx, r, county, r.key, now);
+        // Under a city each county also gets its own report, ranking its towns, for its own and its towns' groups.
+        if (county.kind === "CITY") {
+          const counties = await tx.orgUnit.findMany({ where: { kind: "COUNTY", active: true, path: { startsWith: county.path } }, select: REPORT_UNIT_SELECT, orderBy: { code: "asc" } });
+          for (const c of counties) n += await sendReport(tx, r, c, `${r.key}:u${c.id}`, now, false);
+        }
+        await setNoteDeliveries(tx, r.key, n);
         return true;
       },
       { timeout: 120_000, maxWait: 30_000 },

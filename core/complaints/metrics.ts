@@ -38,7 +38,7 @@ export interface UnitComplaintCounts extends ComplaintCounts {
 export interface ComplaintMetrics {
   from: Date;
   to: Date;
-  groupBy: "unit" | "town";
+  groupBy: "unit" | "town" | "county";
   units: UnitComplaintCounts[];
   total: ComplaintCounts;
 }
@@ -97,7 +97,7 @@ export function sumComplaintCounts(list: ComplaintCounts[]): ComplaintCounts {
 export async function complaintMetrics(
   tx: Tx,
   scope: ScopeHolder,
-  opts: { from: Date; to: Date; unitId?: number | null; groupBy?: "unit" | "town"; now?: Date },
+  opts: { from: Date; to: Date; unitId?: number | null; groupBy?: "unit" | "town" | "county"; now?: Date },
 ): Promise<ComplaintMetrics> {
   if (!isCadre(scope) || !scope.orgPath) throw forbidden("ROLE_REQUIRED", "抱歉，只有支部书记及以上的干部可以查看诉求统计。");
   if (!(opts.from < opts.to)) throw badRequest("PERIOD_INVALID", "统计的开始时间应早于结束时间。");
@@ -123,10 +123,14 @@ export async function complaintMetrics(
      WHERE c."createdAt" >= ${opts.from} AND c."createdAt" < ${opts.to} AND starts_with(u.path, ${prefix})
      GROUP BY c."orgUnitId", u.path`;
   const groupBy = opts.groupBy ?? "unit";
-  // "town": the second id of the path (/county/town/…); a county-level ticket stays with the county.
+  // "town" / "county": the ancestor of that kind (found by kind: a city may sit above the counties); a ticket held
+  // above that level stays with its own unit.
+  const level = groupBy === "town" ? "TOWN" : groupBy === "county" ? "COUNTY" : null;
+  const ancestorIds = level ? [...new Set(rows.flatMap((r) => r.path.split("/").filter(Boolean).map(Number)))] : [];
+  const levelIds = new Set(level && ancestorIds.length ? (await tx.orgUnit.findMany({ where: { id: { in: ancestorIds }, kind: level }, select: { id: true } })).map((u) => u.id) : []);
   const keyOf = (path: string) => {
     const ids = path.split("/").filter(Boolean).map(Number);
-    return groupBy === "town" ? (ids[1] ?? ids[0]) : ids[ids.length - 1];
+    return (level ? ids.find((id) => levelIds.has(id)) : undefined) ?? ids[ids.length - 1];
   };
   const byKey = new Map<number, Raw>();
   for (const r of rows) {
