@@ -339,10 +339,38 @@ describe("console pages for going live, in Chromium", () => {
     expect(full.fullMemberOn?.toISOString().slice(0, 10)).toBe(shanghaiDay());
     await screenshot(page, "27-member-full");
 
-    // The filter by status: 预备党员 now lists nobody of this county.
+    // A new member added by hand, then their phone corrected (audited).
     await page.goto(`${api.url}/console/#/members`);
+    await page.click("button:has-text('新增党员')");
+    const branchPicker = page.locator("[data-testid=add-member-branch] select");
+    await branchPicker.nth(0).selectOption({ label: "东山镇" });
+    await branchPicker.nth(1).selectOption({ label: "李家庄村" });
+    await branchPicker.nth(2).selectOption({ label: "李家庄村党支部" });
+    await page.fill("[data-testid=add-member] input[name=name]", "周八");
+    await page.fill("[data-testid=add-member] input[name=phone]", "13512345678");
+    await page.selectOption("[data-testid=add-member] select[name=status]", "PROBATIONARY");
+    await page.click("[data-testid=add-member] button[type=submit]");
+    await page.waitForSelector("[data-testid=member-detail] >> text=周八");
+    const zhou = await prisma.member.findFirstOrThrow({ where: { name: "周八" } });
+    expect([zhou.branchId, zhou.phone, zhou.status]).toEqual([county.branch1.id, "13512345678", "PROBATIONARY"]);
+    await page.click("[data-testid=member-detail] button:has-text('修改信息')");
+    await page.fill("[data-testid=edit-member] input[name=phone]", "13598765432");
+    await page.click("[data-testid=edit-member] button[type=submit]");
+    await eventually(async () => expect((await prisma.member.findUniqueOrThrow({ where: { id: zhou.id } })).phone).toBe("13598765432"));
+    expect(await prisma.auditLog.count({ where: { targetType: "Member", targetId: String(zhou.id) } })).toBeGreaterThanOrEqual(2);
+    // A wrong phone: the API's field message, nothing changed.
+    await page.click("[data-testid=member-detail] button:has-text('修改信息')");
+    await page.fill("[data-testid=edit-member] input[name=phone]", "12345");
+    await page.click("[data-testid=edit-member] button[type=submit]");
+    expect(await text(page, "[data-testid=toast-error]")).toContain("手机号");
+    expect((await prisma.member.findUniqueOrThrow({ where: { id: zhou.id } })).phone).toBe("13598765432");
+    await screenshot(page, "28-member-added-edited");
+
+    // The filter by status: 预备党员 lists only 周八 now that 孙七 is full.
+    await page.goto(`${api.url}/console/#/members`);
+    await page.fill("input[name=q]", "");
     await page.selectOption("select[aria-label=状态]", "PROBATIONARY");
-    await page.waitForSelector("text=没有符合条件的党员");
+    await eventually(async () => expect(await page.locator("[data-testid=member-list] tbody tr").allInnerTexts()).toEqual([expect.stringContaining("周八")]));
     // The roster import stays one tab away.
     await page.click(".tabs a:has-text('导入名单')");
     await page.waitForSelector("[data-testid=roster-import]");
@@ -355,6 +383,6 @@ describe("console pages for going live, in Chromium", () => {
     const detail = await page.locator("[data-testid=unit-detail]").boundingBox();
     expect(detail!.y).toBeGreaterThan(tree!.y + tree!.height - 1);
     expect(tree!.width).toBeLessThanOrEqual(390);
-    await screenshot(page, "28-org-phone");
+    await screenshot(page, "31-org-phone");
   });
 });

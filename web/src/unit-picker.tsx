@@ -24,9 +24,14 @@ function children(id: number) {
 
 const KIND_LABEL: Record<string, string> = { COUNTY: "区县", TOWN: "乡镇", VILLAGE: "村/社区", BRANCH: "支部" };
 
-/** `value` is the deepest chosen unit (null = the user's whole scope). */
-export function UnitPicker({ onChange, label = "单位", testid }: { onChange: (id: number | null, unit: Unit | null) => void; label?: string; testid?: string }) {
-  const root = getSession()!.unit.id;
+/**
+ * `value` is the deepest chosen unit (null = the user's whole scope). `picking` is for picking one unit (an account's,
+ * a new parent) rather than filtering: the empty choices then say that the level above is the one taken
+ * (`noneLabel` for the first level when nothing chosen means something else, e.g. 不改).
+ */
+export function UnitPicker({ onChange, label = "单位", testid, picking, noneLabel }: { onChange: (id: number | null, unit: Unit | null) => void; label?: string; testid?: string; picking?: boolean; noneLabel?: string }) {
+  const rootUnit = getSession()!.unit;
+  const root = rootUnit.id;
   const [chain, setChain] = useState<Unit[]>([]);
   const [levels, setLevels] = useState<Unit[][]>([]);
   useEffect(() => {
@@ -50,7 +55,9 @@ export function UnitPicker({ onChange, label = "单位", testid }: { onChange: (
       <span class="field-label">{label}</span>
       {levels.map((opts, depth) => (
         <select key={depth} value={chain[depth] ? String(chain[depth].id) : ""} onChange={(e) => choose(depth, e.currentTarget.value)}>
-          <option value="">{depth === 0 ? "全部" : `全部${KIND_LABEL[opts[0]?.kind] ?? ""}`}</option>
+          <option value="">
+            {picking ? (depth === 0 ? (noneLabel ?? `${rootUnit.name}（本级）`) : `（就选${chain[depth - 1]?.name ?? "上一级"}）`) : depth === 0 ? "全部" : `全部${KIND_LABEL[opts[0]?.kind] ?? ""}`}
+          </option>
           {opts.map((u) => (
             <option key={u.id} value={String(u.id)}>
               {u.name}

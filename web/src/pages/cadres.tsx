@@ -166,7 +166,7 @@ function CreateAccount({ onClose, onCreated }: { onClose: () => void; onCreated:
           <span class="field-hint">只能创建比自己低一级及以下的账号。乡镇管理员选到乡镇，支部书记选到支部。</span>
         </label>
         <div>
-          <UnitPicker label="所属单位" onChange={(_, u) => setUnit(u)} testid="cadre-unit" />
+          <UnitPicker label="所属单位" picking onChange={(_, u) => setUnit(u)} testid="cadre-unit" />
           <p class="field-hint">当前选择：{(unit ?? own).name}。账号只能管理该单位及其下级。</p>
         </div>
         <MemberFinder onChange={(m) => setMemberId(m?.id ?? null)} testid="cadre-member" />
@@ -278,7 +278,7 @@ function EditAccount({ account: a, busy, onSave, onClose }: { account: Account; 
           </select>
         </label>
         <div>
-          <UnitPicker label="改到单位" onChange={(_, u) => setUnit(u)} />
+          <UnitPicker label="改到单位" picking noneLabel="不改" onChange={(_, u) => setUnit(u)} />
           <p class="field-hint">现在：{a.orgUnit.name}{unit ? `，改为：${unit.name}` : "（不选则不改）"}</p>
         </div>
         <div>

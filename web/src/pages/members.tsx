@@ -2,7 +2,7 @@
 // member is linked in chat; a member's detail with their history (earlier branches and statuses), edit, 组织关系转接
 // and status changes (转正, 转出, 去世, 停止党籍). The rules are the API's; the page shows its answers.
 import { useEffect, useState } from "preact/hooks";
-import { get, getAll, patch, post } from "../api.ts";
+import { get, getAll, getSession, patch, post } from "../api.ts";
 import { Badge, Card, fmtFull, Pager, Status, THead, useAction, useLoad } from "../ui.tsx";
 import { UnitPicker } from "../unit-picker.tsx";
 import { CHANNEL_LABEL, day, Dialogish, Tabs, today } from "../people.tsx";
@@ -71,6 +71,7 @@ export function MembersPage({ params }: { params: URLSearchParams }) {
   const [paged, setPaged] = useState({ key, page: 1 });
   const page = paged.key === key ? paged.page : 1;
   const list = useLoad(() => get<{ items: Row[]; page: number; pageSize: number; total: number }>("/api/members", { ...filters, page, pageSize: 20 }), [key, page]);
+  const [adding, setAdding] = useState(false);
   return (
     <div class="page">
       <MemberTabs active="list" />
@@ -89,7 +90,20 @@ export function MembersPage({ params }: { params: URLSearchParams }) {
           <option value="true">已在群里关联（我是）</option>
           <option value="false">还未关联</option>
         </select>
+        <button class="primary" onClick={() => setAdding(!adding)}>
+          新增党员
+        </button>
       </div>
+      {adding && (
+        <AddMember
+          onClose={() => setAdding(false)}
+          onDone={(m) => {
+            setAdding(false);
+            list.reload();
+            location.hash = `#/members?id=${m.id}`;
+          }}
+        />
+      )}
       {open && <MemberDetail key={open} id={open} onChanged={list.reload} />}
       <Card title="党员列表" testid="member-list">
         <Status loaded={list}>
@@ -122,6 +136,84 @@ export function MembersPage({ params }: { params: URLSearchParams }) {
         </Status>
       </Card>
     </div>
+  );
+}
+
+/** One new member (a roster of many is the Excel import's). */
+function AddMember({ onClose, onDone }: { onClose: () => void; onDone: (m: Detail) => void }) {
+  const [branch, setBranch] = useState<{ id: number; name: string; kind: string } | null>(null);
+  const [name, setName] = useState("");
+  const [phone, setPhone] = useState("");
+  const [gender, setGender] = useState("UNKNOWN");
+  const [birthYear, setBirthYear] = useState("");
+  const [joined, setJoined] = useState("");
+  const [status, setStatus] = useState("ACTIVE");
+  const { busy, run } = useAction();
+  const own = getSession()!.unit;
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const r = await run(
+      () =>
+        post<Detail>("/api/members", {
+          name: name.trim(),
+          branchId: (branch ?? own).id,
+          phone: phone.trim() || undefined,
+          gender,
+          birthYear: birthYear.trim() ? Number(birthYear) : undefined,
+          joinedPartyOn: joined || undefined,
+          status,
+        }),
+      (m) => `已将 ${m.name} 加入「${m.branch.name}」名单`,
+    );
+    if (r) onDone(r);
+  };
+  return (
+    <Card title="新增党员" testid="add-member" actions={<button class="link" onClick={onClose}>取消</button>}>
+      <form class="form" onSubmit={submit}>
+        <div>
+          <UnitPicker label="所在支部" picking onChange={(_, u) => setBranch(u)} testid="add-member-branch" />
+          <p class="field-hint">当前选择：{(branch ?? own).name}（须选到党支部）。组织关系从本县其他支部转来的，请在原支部用“组织关系转接”，不要重复添加。</p>
+        </div>
+        <div class="grid2">
+          <label class="field">
+            <span class="field-label">姓名</span>
+            <input name="name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+          </label>
+          <label class="field">
+            <span class="field-label">手机号</span>
+            <input name="phone" inputMode="tel" value={phone} onInput={(e) => setPhone(e.currentTarget.value)} placeholder="11 位手机号，用于“我是”核对身份" />
+          </label>
+          <label class="field">
+            <span class="field-label">性别</span>
+            <select name="gender" value={gender} onChange={(e) => setGender(e.currentTarget.value)}>
+              <option value="UNKNOWN">未填</option>
+              <option value="MALE">男</option>
+              <option value="FEMALE">女</option>
+            </select>
+          </label>
+          <label class="field">
+            <span class="field-label">出生年份</span>
+            <input name="birthYear" inputMode="numeric" value={birthYear} onInput={(e) => setBirthYear(e.currentTarget.value)} placeholder="如 1968" />
+          </label>
+          <label class="field">
+            <span class="field-label">入党日期</span>
+            <input name="joinedPartyOn" type="date" max={today()} value={joined} onInput={(e) => setJoined(e.currentTarget.value)} />
+          </label>
+          <label class="field">
+            <span class="field-label">党员类别</span>
+            <select name="status" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
+              <option value="ACTIVE">正式党员</option>
+              <option value="PROBATIONARY">预备党员</option>
+            </select>
+          </label>
+        </div>
+        <div class="row">
+          <button type="submit" class="primary" disabled={busy || !name.trim()}>
+            加入名单
+          </button>
+        </div>
+      </form>
+    </Card>
   );
 }
 
@@ -314,7 +406,7 @@ function Transfer({ m, busy, onClose, onSave }: { m: Detail; busy: boolean; onCl
     <Dialogish title={`${m.name} 的组织关系转接`} onClose={onClose} testid="transfer-member">
       <form class="form" onSubmit={submit}>
         <p class="muted">从 {m.branch.name} 转到本县另一个支部。已召开会议的应到人数和签到记录不变，之后的会议计入新支部。书记、委员、党小组长职务留在原支部。</p>
-        <UnitPicker label="转入支部" onChange={(_, u) => setPicked(u)} testid="transfer-target" />
+        <UnitPicker label="转入支部" picking onChange={(_, u) => setPicked(u)} testid="transfer-target" />
         <label class="field">
           <span class="field-label">或直接输入支部编码或名称</span>
           <input name="toBranch" value={typed} onInput={(e) => setTyped(e.currentTarget.value)} placeholder="如 河西村党支部" />

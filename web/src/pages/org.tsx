@@ -96,7 +96,7 @@ export function OrgPage({ params }: { params: URLSearchParams }) {
           )}
         </div>
       </div>
-      <OrgImport onDone={tree.reload} />
+      {atLeast("TOWN_ADMIN") && <OrgImport onDone={tree.reload} cats={cats.data} />}
     </div>
   );
 }
@@ -426,7 +426,7 @@ function MoveUnit({ unit, busy, onSave }: { unit: Detail; busy: boolean; onSave:
         现在的上级：{unit.parent?.name}。选择新的上级单位（不选则为 {root.name}）。党员、群和历史记录随单位一起移动。
       </p>
       <div class="row">
-        <UnitPicker label="新的上级" onChange={(_, u) => setTarget(u)} testid="move-target" />
+        <UnitPicker label="新的上级" picking onChange={(_, u) => setTarget(u)} testid="move-target" />
       </div>
       <button class="primary" disabled={busy || to.id === unit.parentId || to.id === unit.id} onClick={() => onSave(to.id)}>
         移到 {to.name}
@@ -595,6 +595,7 @@ interface ImportRow {
   code: string;
   name: string;
   kind: string | null;
+  category?: string | null;
   parentCode: string | null;
   errors: { column: string; message: string }[];
   changes?: string[];
@@ -605,7 +606,7 @@ interface Preview {
 }
 const ACTION: Record<ImportRow["action"], [string, string]> = { create: ["新增", "green"], update: ["更新", "blue"], unchanged: ["无变化", "grey"], error: ["有错误", "red"] };
 
-function OrgImport({ onDone }: { onDone: () => void }) {
+function OrgImport({ onDone, cats }: { onDone: () => void; cats: Category[] | null }) {
   const [file, setFile] = useState<File | null>(null);
   const [preview, setPreview] = useState<Preview | null>(null);
   const [done, setDone] = useState<Record<string, number> | null>(null);
@@ -671,7 +672,7 @@ function OrgImport({ onDone }: { onDone: () => void }) {
                     <td>{r.row}</td>
                     <td>{r.code || "—"}</td>
                     <td>{r.name || "—"}</td>
-                    <td>{r.kind ? KIND_LABEL[r.kind] ?? r.kind : "—"}</td>
+                    <td>{r.kind ? kindText(cats, r.kind, r.category ?? null) : "—"}</td>
                     <td>{r.parentCode || "—"}</td>
                     <td>
                       <Badge color={ACTION[r.action]?.[1] ?? "grey"}>{ACTION[r.action]?.[0] ?? r.action}</Badge>
