@@ -17,7 +17,7 @@ const tokens = {} as Record<"county" | "town1", string>;
 const lastMonth = previousPeriod(periodOf("month", new Date()));
 /** An instant on day `day` of last month at 09:00 China time. */
 const lastMonthDay = (day: number) => new Date(lastMonth.start.getTime() + (day - 1) * 86_400_000 + 9 * 3600_000);
-const m = {} as Record<"aEarly" | "aLate" | "bBefore" | "aFuture" | "bFuture", number>;
+const m = {} as Record<"aEarly" | "aCongress" | "aLate" | "bBefore" | "aFuture" | "bFuture", number>;
 
 async function meeting(unitId: number, type: MeetingType, at: Date, present: number[], planned = false) {
   const prisma = ctx.db.prisma;
@@ -45,6 +45,8 @@ beforeAll(async () => {
   const a = county.branch1.id;
   const b = county.branch2.id;
   m.aEarly = await meeting(a, "THEME_DAY", lastMonthDay(5), [zhangsan.id, lisi.id]);
+  // Half of four present: the 党员大会 makes its quorum (at least half of the branch's members).
+  m.aCongress = await meeting(a, "MEMBER_CONGRESS", lastMonthDay(8), [zhangsan.id, lisi.id]);
   m.aLate = await meeting(a, "COMMITTEE", lastMonthDay(20), [wangwu.id]);
   m.bBefore = await meeting(b, "THEME_DAY", lastMonthDay(6), [zhaoliu.id]);
   const soon = new Date(Date.now() + 2 * 86_400_000);
@@ -78,6 +80,14 @@ async function monthly() {
   return { a: row(county.branch1.id), b: row(county.branch2.id), towns: r.towns, total: r.total };
 }
 
+/** A's 党员大会 cell for last month's quarter: held and counted, or not counted for want of a quorum. */
+async function congressCell() {
+  const quarter = periodOf("quarter", lastMonth.start).key;
+  const r = ok(await call(`/api/calendar/compliance?period=${quarter}`, { token: tokens.county }));
+  const cell = r.branches.find((x: any) => x.id === county.branch1.id).cells.find((c: any) => c.type === "MEMBER_CONGRESS");
+  return { state: cell.state, heldMeetingIds: cell.heldMeetingIds, notCounted: cell.notCounted };
+}
+
 async function detail(meetingId: number) {
   const r = ok(await call(`/api/meetings/${meetingId}`, { token: tokens.county }));
   const names = (list: any[]) => list.map((p) => p.name).sort();
@@ -87,12 +97,14 @@ async function detail(meetingId: number) {
 describe("组织关系转接 keeps the past", () => {
   test("张三 moves from A to B: last month's 参会率 and 应到 of A are unchanged, and only B's later meetings expect him", async () => {
     const before = await monthly();
-    expect(before.a.attendance).toEqual({ meetings: 2, expected: 8, present: 3, leave: 0, rate: 0.375 });
+    expect(before.a.attendance).toEqual({ meetings: 3, expected: 12, present: 5, leave: 0, rate: 0.4167 });
     expect(before.b.attendance).toEqual({ meetings: 1, expected: 1, present: 1, leave: 0, rate: 1 });
     const aEarly = await detail(m.aEarly);
     expect(aEarly).toEqual({ rosterCount: 4, present: ["张三", "李四"], absent: ["孙七", "王五"], guests: [] });
     expect(await detail(m.bBefore)).toEqual({ rosterCount: 1, present: ["赵六"], absent: [], guests: [] });
     expect((await detail(m.aFuture)).absent).toContain("张三");
+    const congress = await congressCell();
+    expect(congress).toEqual({ state: "HELD", heldMeetingIds: [m.aCongress], notCounted: [] });
 
     const moved = ok(await call(`/api/members/${county.members.zhangsan.id}/transfer`, { token: tokens.county, body: { toBranch: county.branch2.code, reason: "外出务工，组织关系转入" } }));
     expect(moved).toMatchObject({ branch: { id: county.branch2.id, code: county.branch2.code }, status: "ACTIVE", phone: "138****1234" });
@@ -106,6 +118,8 @@ describe("组织关系转接 keeps the past", () => {
     expect(after.b).toEqual(before.b);
     expect(after.towns).toEqual(before.towns);
     expect(await detail(m.aEarly)).toEqual(aEarly);
+    // The 党员大会 keeps its quorum: 张三 was one of A's members, present, when it met.
+    expect(await congressCell()).toEqual(congress);
     // B's meeting before the transfer does not list him; B's next one does, A's next one no longer.
     expect(await detail(m.bBefore)).toEqual({ rosterCount: 1, present: ["赵六"], absent: [], guests: [] });
     expect(await detail(m.bFuture)).toEqual({ rosterCount: 2, present: [], absent: ["张三", "赵六"], guests: [] });
@@ -123,7 +137,7 @@ describe("组织关系转接 keeps the past", () => {
     expectApiError(await call(`/api/members/${county.members.zhangsan.id}/transfer`, { token: tokens.county, body: { toBranchId: county.branch2.id } }), 400, "TRANSFER_SAME_BRANCH");
   });
 
-  test("李四 去世 from the 12th of last month: still expected at the 5th's meeting, not at the 20th's, nor at any later one", async () => {
+  test("李四 去世 from the 12th of last month: still expected at the 5th's and 8th's meetings, not at the 20th's, nor at any later one", async () => {
     const lisi = county.members.lisi.id;
     const day = (d: number) => new Date(lastMonthDay(d).getTime() + 8 * 3600_000).toISOString().slice(0, 10);
     const res = ok(await call(`/api/members/${lisi}/status`, { token: tokens.town1, body: { status: "DECEASED", effectiveOn: day(12), reason: "病故" } }));
@@ -136,7 +150,8 @@ describe("组织关系转接 keeps the past", () => {
     expect((await detail(m.aLate)).rosterCount).toBe(3);
     expect((await detail(m.aFuture)).absent).toEqual(["孙七", "王五"]);
     const r = await monthly();
-    expect(r.a.attendance).toEqual({ meetings: 2, expected: 7, present: 3, leave: 0, rate: 0.4286 });
+    expect(r.a.attendance).toEqual({ meetings: 3, expected: 11, present: 5, leave: 0, rate: 0.4545 });
+    expect((await detail(m.aCongress)).rosterCount).toBe(4); // the 8th: 李四 still alive
 
     // 去世 cannot be undone or dated ahead; another change needs a real date.
     expectApiError(await call(`/api/members/${lisi}/status`, { token: tokens.town1, body: { status: "ACTIVE", effectiveOn: day(13) } }), 400, "STATUS_CHANGE_INVALID");
