@@ -187,11 +187,23 @@ describe("console pages for going live, in Chromium", () => {
     expect(await text(page, "[data-testid=bind-code-expiry]")).toBe(expiry);
     await page.waitForSelector(`[data-testid=bind-code-${code}] >> text=有效`);
     await screenshot(page, "23-bind-code");
+    // A second code, revoked from the list: the first stays valid.
+    await page.click("[data-testid=bind-codes] button:has-text('生成绑定码')");
+    const second = await eventually(async () => {
+      const c = await text(page, "[data-testid=bind-code-value]");
+      expect(c).not.toBe(code);
+      return c;
+    });
+    await page.click(`[data-testid=bind-code-${second}] button:has-text('作废')`);
+    await page.waitForSelector(`[data-testid=bind-code-${second}] >> text=已作废`);
+    expect((await ctx.db.prisma.bindCode.findUniqueOrThrow({ where: { code: second } })).revokedAt).not.toBeNull();
+    expect((await ctx.db.prisma.bindCode.findUniqueOrThrow({ where: { code } })).revokedAt).toBeNull();
 
     // The new branch has nobody on its roster: the API's BIND_CODE_MEMBER_REQUIRED message, no code.
     await page.goto(`${api.url}/console/#/org?id=${created.branchId}`);
     await page.click("[data-testid=bind-codes] button:has-text('生成绑定码')");
     await page.waitForSelector("[data-testid=bind-member-required]");
+    await screenshot(page, "23b-bind-code-member-required");
     expect(await ctx.db.prisma.bindCode.count({ where: { orgUnitId: created.branchId } })).toBe(0);
   });
 
@@ -252,6 +264,12 @@ describe("console pages for going live, in Chromium", () => {
     await page.waitForSelector("[data-testid=org-tree] [data-testid=unit-GLC-T3]");
     expect(await page.locator("[data-testid=org-tree] [data-testid=unit-GLC]").count()).toBe(0);
     expect(await page.locator("[data-testid=org-tree] [data-testid=unit-GLC-T1]").count()).toBe(0);
+    await page.click("[data-testid=unit-GLC-T3]");
+    await page.waitForSelector("[data-testid=unit-detail] >> text=新增下级单位");
+    expect(await page.locator("[data-testid=unit-detail] button:has-text('撤销该单位')").count()).toBe(0);
+    // Another town's unit, asked for by address: the API's refusal, shown.
+    await page.goto(`${api.url}/console/#/org?id=${county.branch1.id}`);
+    await page.waitForSelector("[data-testid=unit-detail] [data-testid=load-error]");
     // 干部账号 offers only the roles below a town admin.
     await page.goto(`${api.url}/console/#/cadres`);
     await page.click("button:has-text('新建账号')");

@@ -188,6 +188,8 @@ function UnitDetail({ id, cats, tree, onChanged }: { id: number; cats: Category[
   const [busy, setBusy] = useState(false);
   const changed = () => (detail.reload(), onChanged());
   const d = detail.data;
+  // One's own unit is the top of one's tree: moving or deactivating it is for the level above.
+  const movable = !!d?.parent && d.id !== getSession()!.unit.id;
   // The refusal (e.g. UNIT_NOT_EMPTY with what is left) stays on the panel, not only in a passing toast.
   const update = async (body: Record<string, unknown>, ok: string) => {
     setError(null);
@@ -238,8 +240,8 @@ function UnitDetail({ id, cats, tree, onChanged }: { id: number; cats: Category[
                   </button>
                 )}
                 <button onClick={() => (setError(null), setMode("edit"))}>修改名称/编码/类别</button>
-                {d.parent && <button onClick={() => (setError(null), setMode("move"))}>移动到其他上级</button>}
-                {d.parent && (
+                {movable && <button onClick={() => (setError(null), setMode("move"))}>移动到其他上级</button>}
+                {movable && (
                   <button class="danger" onClick={() => (setError(null), setMode("deactivate"))}>
                     撤销该单位
                   </button>
