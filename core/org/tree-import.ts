@@ -283,7 +283,8 @@ interface Existing {
   parentId: number | null;
   active: boolean;
   parent: ParentUnit | null;
-  spans: { village: { code: string } }[];
+  spans: { village: { code: string; name: string; parent: { code: string } | null } }[];
+  spannedBy: { joint: { code: string; name: string; parent: { code: string } | null } }[];
 }
 
 interface ParentUnit {
@@ -332,7 +333,8 @@ const EXISTING_SELECT = {
   parentId: true,
   active: true,
   parent: { select: { id: true, code: true, name: true, kind: true, category: true, path: true, active: true } },
-  spans: { select: { village: { select: { code: true } } } },
+  spans: { select: { village: { select: { code: true, name: true, parent: { select: { code: true } } } } } },
+  spannedBy: { select: { joint: { select: { code: true, name: true, parent: { select: { code: true } } } } } },
 } as const;
 
 const pathIds = (path: string) => path.split("/").filter(Boolean).map(Number);
@@ -517,7 +519,31 @@ async function planRows(tx: Tx, scope: ScopeHolder, sheet: Awaited<ReturnType<ty
     if (r.errors.length) r.failed = true;
     else spans.set(r.values.code, codesHere);
   }
-  // A row under a row that failed only now (its spans) fails as well.
+  // A move must not leave a 联合党委 spanning a village of another town (unless the file changes those spans too).
+  for (const r of rows) {
+    const e = r.existing;
+    if (r.failed || !e || e.kind !== "VILLAGE") continue;
+    const here = finalParentCode(r);
+    if (e.category === JOINT_COMMITTEE && r.values.spanCodes == null) {
+      for (const s of e.spans) {
+        const vr = rowByCode.get(s.village.code);
+        const villageTown = vr && !vr.failed ? finalParentCode(vr) : (s.village.parent?.code ?? null);
+        if (villageTown !== here) err(r, "parentCode", `本联合党委涵盖的“${s.village.name}”将不在同一乡镇，请同时在“涵盖村”中调整本联合党委涵盖的村。`);
+      }
+    }
+    for (const s of e.spannedBy) {
+      const jr = rowByCode.get(s.joint.code);
+      if (jr && !jr.failed && jr.values.spanCodes != null && !jr.values.spanCodes.includes(e.code)) continue;
+      const jointTown = jr && !jr.failed ? finalParentCode(jr) : (s.joint.parent?.code ?? null);
+      if (jointTown !== here) err(r, "parentCode", `联合党委“${s.joint.name}”涵盖本村，移到其他乡镇前请先在该联合党委的“涵盖村”中去掉本村。`);
+    }
+    if (r.errors.length) {
+      r.failed = true;
+      spans.delete(r.values.code);
+    }
+  }
+
+  // A row under a row that failed only now (its spans, a broken span) fails as well.
   let again = true;
   while (again) {
     again = false;

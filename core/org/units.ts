@@ -152,12 +152,11 @@ export interface LeftInUnit {
 
 /** What still hangs on a unit: active children, current members (as branch or party group), bound groups, open tickets. */
 export async function leftInUnit(tx: Tx, id: number): Promise<LeftInUnit> {
-  const [children, members, groups, openComplaints] = await Promise.all([
-    tx.orgUnit.count({ where: { parentId: id, active: true } }),
-    tx.member.count({ where: { status: { in: ["ACTIVE", "PROBATIONARY"] }, OR: [{ branchId: id }, { partyGroupId: id }] } }),
-    tx.chatGroup.count({ where: { orgUnitId: id, active: true } }),
-    tx.complaint.count({ where: { orgUnitId: id, status: { in: [...OPEN_STATUSES] } } }),
-  ]);
+  // One after the other: inside a transaction the queries share one connection anyway.
+  const children = await tx.orgUnit.count({ where: { parentId: id, active: true } });
+  const members = await tx.member.count({ where: { status: { in: ["ACTIVE", "PROBATIONARY"] }, OR: [{ branchId: id }, { partyGroupId: id }] } });
+  const groups = await tx.chatGroup.count({ where: { orgUnitId: id, active: true } });
+  const openComplaints = await tx.complaint.count({ where: { orgUnitId: id, status: { in: [...OPEN_STATUSES] } } });
   return { children, members, groups, openComplaints };
 }
 
@@ -169,11 +168,9 @@ export interface OrgUnitDetail extends OrgUnitNode {
 }
 
 async function detailOf(tx: Tx, unit: UnitRow): Promise<OrgUnitDetail> {
-  const [parent, spans, counts] = await Promise.all([
-    unit.parentId == null ? null : tx.orgUnit.findUnique({ where: { id: unit.parentId }, select: { id: true, code: true, name: true, kind: true } }),
-    tx.orgSpan.findMany({ where: { jointId: unit.id }, select: { village: { select: { id: true, code: true, name: true } } }, orderBy: { village: { code: "asc" } } }),
-    leftInUnit(tx, unit.id),
-  ]);
+  const parent = unit.parentId == null ? null : await tx.orgUnit.findUnique({ where: { id: unit.parentId }, select: { id: true, code: true, name: true, kind: true } });
+  const spans = await tx.orgSpan.findMany({ where: { jointId: unit.id }, select: { village: { select: { id: true, code: true, name: true } } }, orderBy: { village: { code: "asc" } } });
+  const counts = await leftInUnit(tx, unit.id);
   return { ...nodeOf(unit), path: unit.path, parent, spans: spans.map((s) => s.village), counts };
 }
 
