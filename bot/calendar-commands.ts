@@ -7,7 +7,7 @@ import { findUnitByCodeOrName } from "../core/chat/binding.ts";
 import { branchCells, type ComplianceCell } from "../core/calendar/compliance.ts";
 import { countyRules, evaluateBranches } from "../core/calendar/facts.ts";
 import { chinaParts, periodOf } from "../core/calendar/periods.ts";
-import { monthlyReport, pct, typesOf, type MonthlyReport } from "../core/calendar/reports.ts";
+import { levelWords, monthlyReport, pct, typesOf, type MonthlyReport } from "../core/calendar/reports.ts";
 import { branchRules } from "../core/calendar/rules.ts";
 import { formatZhDateTime } from "../core/meetings/time.ts";
 import { pathInScope } from "../core/org/scope.ts";
@@ -101,15 +101,17 @@ export function monthSoFarText(r: MonthlyReport, now: Date): string {
   const c = t.compliance;
   const k = t.complaints;
   const towns = r.towns.filter((x) => x.id != null).length;
+  // A county counts its towns, a city its counties (the report's rows); smaller units list their branches instead.
+  const above = r.unit.kind === "COUNTY" || r.unit.kind === "CITY";
   const lines = [
     `「${r.unit.name}」${r.period.label}报告（截至${formatZhDateTime(now, now)}）`,
-    `${r.unit.kind === "COUNTY" ? `乡镇 ${towns} 个，` : ""}支部 ${c.branches} 个：本月事项全部完成 ${c.compliantBranches} 个，有逾期 ${c.branchColors.red} 个。`,
+    `${above ? `${levelWords(r.unit).row} ${towns} 个，` : ""}支部 ${c.branches} 个：本月事项全部完成 ${c.compliantBranches} 个，有逾期 ${c.branchColors.red} 个。`,
     `三会一课：应开 ${c.obligations} 项，已开 ${c.held} 项，计划中 ${c.planned} 项，待安排 ${c.due} 项${c.overdue ? `，逾期 ${c.overdue} 项` : ""}。`,
     `参会率 ${pct(t.attendance.rate)}（已召开 ${t.attendance.meetings} 次，应到 ${t.attendance.expected} 人次，实到 ${t.attendance.present} 人次）；会议和学习签到 ${t.checkins.checkins} 人次。`,
     k.filed ? `民情诉求 ${k.filed} 件：响应率 ${pct(k.responseRate)}，办结率 ${pct(k.resolveRate)}，满意率 ${pct(k.satisfactionRate)}，逾期未办结 ${k.overdueOpen} 件。` : "民情诉求 0 件。",
   ];
   const waiting = r.branches.filter((b) => b.overdue.length || b.due.length);
-  if (waiting.length && r.unit.kind !== "COUNTY") {
+  if (waiting.length && !above) {
     const names = waiting.slice(0, 5).map((b) => `${b.name}（${typesOf([...b.overdue, ...b.due])}）`);
     lines.push(`待安排或逾期：${names.join("；")}${waiting.length > 5 ? ` 等 ${waiting.length} 个支部` : ""}。`);
   }
@@ -121,7 +123,7 @@ export function monthSoFarText(r: MonthlyReport, now: Date): string {
 async function reportUnit(c: CommandContext): Promise<number> {
   if (c.args) {
     const unit = await findUnitByCodeOrName(c.tx, c.args.split(/[\s\u3000]+/u)[0]);
-    if (unit.kind !== "TOWN" && unit.kind !== "COUNTY") throw badRequest("TOWN_REQUIRED", `「${unit.name}」不是乡镇。月报告按乡镇查看，例如：本月报告 东山镇`);
+    if (unit.kind !== "TOWN" && unit.kind !== "COUNTY" && unit.kind !== "CITY") throw badRequest("TOWN_REQUIRED", `「${unit.name}」不是乡镇。月报告按乡镇查看，例如：本月报告 东山镇`);
     if (!pathInScope(c.principal, unit.path)) throw forbidden("OUT_OF_SCOPE", `抱歉，「${unit.name}」不在您的管辖范围内。`);
     return unit.id;
   }
