@@ -205,6 +205,20 @@ describe("console pages for going live, in Chromium", () => {
     await page.waitForSelector("[data-testid=bind-member-required]");
     await screenshot(page, "23b-bind-code-member-required");
     expect(await ctx.db.prisma.bindCode.count({ where: { orgUnitId: created.branchId } })).toBe(0);
+    // Once someone is on its roster (not marked 书记), the cadre chooses who will send the code.
+    const token = (await call("/api/auth/login", { body: { username: "gl_admin", password: CHOSEN } })).json.accessToken;
+    const added = await call("/api/members", { token, body: { name: "吴九", phone: "13712340000", branchId: created.branchId } });
+    expect(added.status).toBe(201);
+    await page.click("[data-testid=bind-codes] button:has-text('生成绑定码')");
+    await page.selectOption("[data-testid=bind-member-required] select", { label: "吴九" });
+    await page.click("[data-testid=bind-member-required] button:has-text('用所选党员生成')");
+    const chosen = await eventually(async () => {
+      const c = await text(page, "[data-testid=bind-code-value]");
+      expect(c).toMatch(/^[A-Z0-9]{4,10}$/);
+      return c;
+    });
+    expect(await text(page, "[data-testid=bind-code-fresh]")).toContain("吴九");
+    expect((await ctx.db.prisma.bindCode.findUniqueOrThrow({ where: { code: chosen } })).memberId).toBe(added.json.id);
   });
 
   test("干部账号: a town admin is created with a one-time password shown once, which logs in and must be changed", async () => {

@@ -456,10 +456,12 @@ function BindCodes({ unit }: { unit: Detail }) {
     [needMember, unit.id],
   );
   const { busy, run } = useAction();
-  const issue = async () => {
+  const issue = async (withMember: boolean) => {
     setFresh(null);
+    // A plain 生成 starts over: the roster (and who is its secretary) may have changed since.
+    if (!withMember) (setNeedMember(null), setMemberId(null));
     try {
-      const r = await post<BindCode>(`/api/org/units/${unit.id}/bind-codes`, memberId ? { memberId } : {});
+      const r = await post<BindCode>(`/api/org/units/${unit.id}/bind-codes`, withMember && memberId ? { memberId } : {});
       setFresh(r);
       setNeedMember(null);
       list.reload();
@@ -476,7 +478,7 @@ function BindCodes({ unit }: { unit: Detail }) {
     <div class="subpanel" data-testid="bind-codes">
       <div class="card-head">
         <h3>群绑定码</h3>
-        <button class="primary" onClick={() => run(issue)} disabled={busy}>
+        <button class="primary" onClick={() => run(() => issue(false))} disabled={busy}>
           生成绑定码
         </button>
       </div>
@@ -485,21 +487,27 @@ function BindCodes({ unit }: { unit: Detail }) {
         <div class="error-box" data-testid="bind-member-required">
           <p>{needMember}</p>
           <Status loaded={members}>
-            <div class="row">
-              <select value={memberId ?? ""} onChange={(e) => setMemberId(Number(e.currentTarget.value) || null)} aria-label="由谁来绑定">
-                <option value="">选择由谁在群里发送绑定码…</option>
-                {members.data?.map((m) => (
-                  <option key={m.id} value={m.id}>
-                    {m.name}
-                    {m.isSecretary ? "（书记）" : m.isCommittee ? "（支委）" : ""}
-                  </option>
-                ))}
-              </select>
-              <button class="primary" disabled={busy || !memberId} onClick={() => run(issue)}>
-                用所选党员生成
-              </button>
-            </div>
-            {members.data?.length === 0 && <p>该支部名单里还没有党员，请先到“党员”页导入名单。</p>}
+            {!!members.data?.length && (
+              <div class="row">
+                <select value={memberId ?? ""} onChange={(e) => setMemberId(Number(e.currentTarget.value) || null)} aria-label="由谁来绑定">
+                  <option value="">选择由谁在群里发送绑定码…</option>
+                  {members.data?.map((m) => (
+                    <option key={m.id} value={m.id}>
+                      {m.name}
+                      {m.isSecretary ? "（书记）" : m.isCommittee ? "（支委）" : ""}
+                    </option>
+                  ))}
+                </select>
+                <button class="primary" disabled={busy || !memberId} onClick={() => run(() => issue(true))}>
+                  用所选党员生成
+                </button>
+              </div>
+            )}
+            {members.data?.length === 0 && (
+              <p>
+                该支部名单里还没有党员，请先到<a href="#/members">“党员”页</a>新增或导入名单，再生成绑定码。
+              </p>
+            )}
           </Status>
         </div>
       )}
