@@ -1,9 +1,12 @@
 // The console pages for going live, end to end: the built page served by the API at /console/, driven in Debian's
 // Chromium through playwright-core against real Postgres and Redis. What a county operator must be able to rely on,
-// asserted against the database and the API (not only the page): a one-time password is changed before anything else;
-// towns and branches are created in the tree and a non-empty unit is not deactivated; a 绑定码 is shown with what to
-// say in the group; a town admin's one-time password is shown once and works; a member found by phone tail is
-// transferred (history kept) and a probationary member is made full. Screenshots go to test-results/console/.
+// asserted against the database and the API (not only the page): a one-time password is changed before anything else
+// (and any time later from the top bar); towns, villages and branches are created, renamed, imported from Excel (a bad
+// row shown before anything is written) and moved, and a non-empty unit is not deactivated; a 绑定码 is shown with what
+// to say in the group, and who sends it is chosen when the branch has no single secretary; a town admin's one-time
+// password is shown once, works, is reset, and that admin sees only their town; a member found by phone tail is
+// transferred (history kept), one is made full (转正), one is added and their phone corrected. Screenshots go to
+// test-results/console/.
 import { execFileSync } from "node:child_process";
 import ExcelJS from "exceljs";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
@@ -153,6 +156,16 @@ describe("console pages for going live, in Chromium", () => {
     await page.waitForSelector("[data-testid=org-tree] [data-testid=unit-GLC-T3-V1-B]");
     await screenshot(page, "21-org-tree-created");
 
+    // The village is a 社区 in fact: renamed and recategorised, its code kept.
+    await page.click("[data-testid=unit-GLC-T3-V1]");
+    await page.click("[data-testid=unit-detail] button:has-text('修改名称/编码/类别')");
+    await page.fill("[data-testid=edit-unit] input[name=name]", "南山社区");
+    await page.selectOption("[data-testid=edit-unit] select[name=category]", "社区");
+    await page.click("[data-testid=edit-unit] button[type=submit]");
+    await page.waitForSelector("[data-testid=org-tree] [data-testid=unit-GLC-T3-V1] >> text=南山社区");
+    const renamed = await prisma.orgUnit.findUniqueOrThrow({ where: { id: village.id } });
+    expect([renamed.name, renamed.category, renamed.code]).toEqual(["南山社区", "社区", "GLC-T3-V1"]);
+
     // 李家庄村党支部 still has members and a group: refused with what is left, nothing changed.
     await page.goto(`${api.url}/console/#/org?id=${county.branch1.id}`);
     await page.waitForSelector("[data-testid=unit-detail] >> text=撤销该单位");
@@ -257,6 +270,24 @@ describe("console pages for going live, in Chromium", () => {
     await eventually(async () => expect(await text(page, "[data-testid=cadre-state]")).toContain("启用"));
     expect((await ctx.db.prisma.cadreUser.findUniqueOrThrow({ where: { username: "nanshan_admin" } })).active).toBe(true);
     await screenshot(page, "25-cadre-detail");
+
+    // A forgotten password: reset, a new one-time password shown once; the old one no longer works.
+    await page.click("[data-testid=cadre-detail] button:has-text('重置密码')");
+    await page.click("[data-testid=cadre-detail] button:has-text('确认重置')");
+    const fresh = await eventually(async () => {
+      const v = await text(page, "[data-testid=otp-value]");
+      expect(v).not.toBe(otp);
+      return v;
+    });
+    expect((await call("/api/auth/login", { body: { username: "nanshan_admin", password: otp } })).status).toBe(401);
+    expect((await call("/api/auth/login", { body: { username: "nanshan_admin", password: fresh } })).status).toBe(200);
+    created.townOtp = fresh;
+    // A role that does not fit the unit: the API's message, nothing changed.
+    await page.click("[data-testid=cadre-detail] button:has-text('修改角色/单位/姓名')");
+    await page.selectOption("[data-testid=edit-cadre] select[name=role]", "BRANCH_SECRETARY");
+    await page.click("[data-testid=edit-cadre] button[type=submit]");
+    expect(await text(page, "[data-testid=toast-error]")).toMatch(/[\u4e00-\u9fff]/);
+    expect((await ctx.db.prisma.cadreUser.findUniqueOrThrow({ where: { username: "nanshan_admin" } })).role).toBe("TOWN_ADMIN");
   });
 
   test("the new town admin changes the one-time password at first login, then sees only their town", async () => {
@@ -290,6 +321,15 @@ describe("console pages for going live, in Chromium", () => {
     const roles = await page.locator("[data-testid=create-cadre] select[name=role] option").evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
     expect(roles).toEqual(["BRANCH_SECRETARY", "MEMBER"]);
     await screenshot(page, "29-town-admin-own-town");
+
+    // 修改密码 from the top bar, any time: the console keeps working with the new token.
+    await page.click("header a:has-text('修改密码')");
+    await page.fill("input[name=oldPassword]", "Nanshan-2026-ok");
+    await page.fill("input[name=newPassword]", "Nanshan-2027-ok");
+    await page.fill("input[name=newPassword2]", "Nanshan-2027-ok");
+    await page.click("[data-testid=password-form] button[type=submit]");
+    await page.waitForSelector("[data-testid=kpi-month-rate]"); // back on the dashboard, still signed in
+    expect((await call("/api/auth/login", { body: { username: "nanshan_admin", password: "Nanshan-2027-ok" } })).status).toBe(200);
   });
 
   test("org import: the bad row is shown before anything is written; only good rows land", async () => {
@@ -329,9 +369,18 @@ describe("console pages for going live, in Chromium", () => {
     expect([v2.kind, v2.parentId, b2.kind, b2.parentId]).toEqual(["VILLAGE", county.town1.id, "BRANCH", v2.id]);
     expect(await ctx.db.prisma.orgUnit.count({ where: { code: "GLC-T1-V9" } })).toBe(0);
     // The tree shows the imported units without a reload of the page.
-    await page.click("[data-testid=org-tree] button[aria-label=展开] >> nth=0");
     await page.fill("[data-testid=org-tree] input[type=search]", "王家湾");
     await page.waitForSelector("[data-testid=org-tree] [data-testid=unit-GLC-T1-V2-B]");
+
+    // 王家湾村 belongs to 西河乡 after all: moved with its branch.
+    await page.click("[data-testid=org-tree] [data-testid=unit-GLC-T1-V2]");
+    await page.click("[data-testid=unit-detail] button:has-text('移动到其他上级')");
+    await page.locator("[data-testid=move-target] select").first().selectOption({ label: "西河乡" });
+    await page.click("[data-testid=move-unit] button:has-text('移到 西河乡')");
+    const town2 = await ctx.db.prisma.orgUnit.findUniqueOrThrow({ where: { code: "GLC-T2" } });
+    await eventually(async () => expect((await ctx.db.prisma.orgUnit.findUniqueOrThrow({ where: { id: v2.id } })).parentId).toBe(town2.id));
+    expect((await ctx.db.prisma.orgUnit.findUniqueOrThrow({ where: { id: b2.id } })).path.startsWith(town2.path)).toBe(true);
+    await eventually(async () => expect(await text(page, "[data-testid=unit-detail] .facts")).toContain("西河乡"));
   });
 
   test("党员: found by phone tail, transferred to another branch with the history kept, and a probationary member made full", async () => {
