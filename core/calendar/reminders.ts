@@ -528,7 +528,8 @@ async function runSweep(c: SweepContext, sweep: Sweep, out: CalendarReminderRun)
   const overdue = evaluations
     .map(({ branch, obligations }) => ({ branch, missing: obligations.filter((o) => o.state === "OVERDUE" && endsWithMonth(o)) }))
     .filter((x) => x.missing.length > 0);
-  const townOf = (b: BranchEvaluation["branch"]) => b.townId ?? Number(b.path.split("/").filter(Boolean)[0]);
+  // No town: the branch's parent, i.e. its county (not the root, which may be a city above the counties).
+  const townOf = (b: BranchEvaluation["branch"]) => b.townId ?? Number(b.path.split("/").filter(Boolean).at(-2));
   const townIds = [...new Set(overdue.map((x) => townOf(x.branch)))];
   const towns = new Map((await c.prisma.orgUnit.findMany({ where: { id: { in: townIds } }, select: { id: true, name: true } })).map((t) => [t.id, t.name]));
   let deliveries = await writeBranchNotes(

@@ -259,7 +259,8 @@ async function transferTarget(tx: Tx, c: LoadedComplaint, toUnitId: number) {
   const target = await handlingUnit(tx, toUnitId);
   if (target.id === c.orgUnitId) throw badRequest("SAME_UNIT", `诉求 ${c.number} 已经由「${target.name}」办理，无需转办。`);
   if (!["BRANCH", "TOWN", "COUNTY"].includes(target.kind)) throw badRequest("UNIT_CANNOT_HANDLE", `「${target.name}」不能承办诉求，请转给党支部、乡镇或县。`);
-  const county = `/${c.orgUnit.path.split("/").filter(Boolean)[0]}/`;
+  // The county by kind, not the root: a city may sit above several counties, and a ticket stays in its county.
+  const county = (await ancestorOfKind(tx, c.orgUnit, "COUNTY"))?.path ?? `/${c.orgUnit.path.split("/").filter(Boolean)[0]}/`;
   if (!target.path.startsWith(county)) throw forbidden("OUT_OF_SCOPE", `「${target.name}」不在本县范围内，不能转办。`);
   return target;
 }

@@ -50,7 +50,7 @@ export async function unitHandlerMemberIds(tx: Tx, unitId: number): Promise<numb
 export async function tellUnit(tx: Tx, unitId: number, body: string, key: string, unreachable?: string): Promise<number> {
   const unit = await tx.orgUnit.findUniqueOrThrow({ where: { id: unitId }, select: { kind: true, name: true, parentId: true } });
   if (unreachable) body = `（「${unreachable}」暂无可联系的负责人，转告上级）\n${body}`;
-  if (unit.kind === "TOWN" || unit.kind === "COUNTY") {
+  if (unit.kind === "TOWN" || unit.kind === "COUNTY" || unit.kind === "CITY") {
     const groups = await tx.chatGroup.findMany({ where: { orgUnitId: unitId, kind: "CADRE", active: true, channel: { in: [...CHAT_CHANNELS] } }, select: { id: true, channel: true } });
     for (const g of groups) await enqueue(tx, { channel: g.channel as "WECHAT" | "QQ", groupId: g.id, body, priority: PRIORITY.notice, idempotencyKey: `${key}:g${g.id}` });
     if (groups.length) return groups.length;
