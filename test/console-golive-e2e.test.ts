@@ -457,6 +457,46 @@ describe("console pages for going live, in Chromium", () => {
     await page.waitForSelector("[data-testid=roster-import]");
   });
 
+  test("a branch secretary sees only their branch: adds a party group there and lists only its members", async () => {
+    const token = (await call("/api/auth/login", { body: { username: "gl_admin", password: CHOSEN } })).json.accessToken;
+    const made = await call("/api/admin/cadres", {
+      token,
+      body: { username: "hexi_secretary", displayName: "河西村党支部 赵六", role: "BRANCH_SECRETARY", orgUnitId: county.branch2.id, memberId: county.members.zhaoliu.id },
+    });
+    expect(made.status).toBe(201);
+    const page = await openConsole();
+    await signIn(page, "hexi_secretary", made.json.oneTimePassword);
+    await page.fill("input[name=oldPassword]", made.json.oneTimePassword);
+    await page.fill("input[name=newPassword]", "Hexi-branch-2026");
+    await page.fill("input[name=newPassword2]", "Hexi-branch-2026");
+    await page.click("[data-testid=password-form] button[type=submit]");
+    await page.waitForSelector("[data-testid=who]");
+    expect(await page.locator("nav.sidebar a", { hasText: "县级广播" }).count()).toBe(0);
+
+    await page.goto(`${api.url}/console/#/org`);
+    await page.waitForSelector(`[data-testid=org-tree] [data-testid=unit-${county.branch2.code}]`);
+    expect(await page.locator("[data-testid=org-tree] li").count()).toBe(1);
+    expect(await page.locator("[data-testid=lost-groups]").count()).toBe(0);
+    expect(await page.locator("[data-testid=org-import]").count()).toBe(0);
+    await page.click(`[data-testid=unit-${county.branch2.code}]`);
+    await page.click("[data-testid=unit-detail] button:has-text('新增下级单位')");
+    await page.fill("[data-testid=add-unit] input[name=name]", "第一党小组");
+    await page.fill("[data-testid=add-unit] input[name=code]", `${county.branch2.code}-G1`);
+    await page.click("[data-testid=add-unit] button[type=submit]");
+    await eventually(async () => expect(await text(page, "[data-testid=unit-detail] [data-testid=unit-code]")).toBe(`${county.branch2.code}-G1`));
+    const group = await ctx.db.prisma.orgUnit.findUniqueOrThrow({ where: { code: `${county.branch2.code}-G1` } });
+    expect([group.kind, group.parentId]).toEqual(["PARTY_GROUP", county.branch2.id]);
+    await screenshot(page, "32-secretary-own-branch");
+
+    // 党员: only the branch's own (赵六, and 张三 who was transferred in).
+    await page.goto(`${api.url}/console/#/members`);
+    await page.waitForSelector("[data-testid=member-list] tbody tr");
+    const names = (await page.locator("[data-testid=member-list] tbody tr td:first-child").allInnerTexts()).map((t) => t.trim()).sort();
+    const expected = (await ctx.db.prisma.member.findMany({ where: { branchId: county.branch2.id } })).map((m) => m.name).sort();
+    expect(names).toEqual(expected);
+    expect(names).toContain("张三");
+  });
+
   test("phone width: the tree and a unit's detail stack in one column", async () => {
     const page = await admin(`#/org?id=${county.branch1.id}`, { width: 390, height: 844 });
     await page.waitForSelector("[data-testid=unit-detail] [data-testid=unit-code]");
