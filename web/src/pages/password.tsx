@@ -23,7 +23,7 @@ export function PasswordForm({ first, onDone }: { first?: boolean; onDone?: () =
       setOld("");
       setNext("");
       setAgain("");
-      toast.ok("密码已修改。其他设备上的登录已失效，需要用新密码重新登录。");
+      toast.ok(first ? "密码已设置，欢迎使用。以后请用新密码登录。" : "密码已修改。其他设备上的登录已失效，需要用新密码重新登录。");
       onDone?.();
     } catch (err) {
       setError(asApiError(err).message);
