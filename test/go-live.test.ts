@@ -133,12 +133,16 @@ describe("a county goes live from an empty database", () => {
     const eastVillage = await create({ parentId: s.towns.east, kind: "VILLAGE", name: "东门社区", code: "C01-T01-V01" });
     const westVillage = await create({ parentId: s.towns.west, kind: "VILLAGE", name: "龙桥村", code: "C01-T02-V01" });
     s.branches.e1 = await create({ parentId: eastVillage, kind: "BRANCH", name: "东门社区党支部", code: "C01-T01-V01-B" });
-    s.branches.e2 = await create({ parentId: s.towns.east, kind: "BRANCH", name: "玉蟾茶叶专业合作社党支部", code: "C01-T01-B02" });
+    s.branches.e2 = await create({ parentId: s.towns.east, kind: "BRANCH", name: "玉蟾茶叶专业合作社党支部", code: "C01-T01-B02", category: "合作社党支部" });
     s.branches.w1 = await create({ parentId: westVillage, kind: "BRANCH", name: "龙桥村党支部", code: "C01-T02-V01-B" });
-    s.branches.w2 = await create({ parentId: s.towns.west, kind: "BRANCH", name: "福集镇机关党支部", code: "C01-T02-B02" });
+    s.branches.w2 = await create({ parentId: s.towns.west, kind: "BRANCH", name: "福集镇机关党支部", code: "C01-T02-B02", category: "机关党支部" });
     const tree = await call("/api/org/tree", { token: s.adminToken });
     expect(tree.status).toBe(200);
     expect(tree.json.items.filter((u: { kind: string }) => u.kind === "BRANCH")).toHaveLength(4);
+    // A village branch belongs under its village: straight under a town it must be a functional one, and the answer says so.
+    const misplaced = await call("/api/org/units", { token: s.adminToken, body: { parentId: s.towns.west, kind: "BRANCH", name: "龙桥村第二党支部", code: "C01-T02-B03" } });
+    expectApiError(misplaced, 400, "UNIT_KIND_INVALID");
+    expect(misplaced.json.error.message).toContain("村（社区）党支部请建在对应的村（社区）下");
   });
 
   test("a town admin is created for 玉蟾街道 and sees only that town", async () => {
