@@ -1,7 +1,7 @@
 // Loads what the rules engine needs for many branches at once: three set-based queries whatever the number of
 // branches (10,000 in the benchmark), then the pure evaluation in memory.
 import { Prisma, type PrismaClient } from "../db/index.ts";
-import { onRosterAtSql, rosterSizeAtSql } from "../org/roster.ts";
+import { branchRosterChanges, onRosterAtSql, rosterSizeFrom } from "../org/roster.ts";
 import { periodsWithin, type Period } from "./periods.ts";
 import { DEFAULT_RULES, applyRulesPatch, evaluateBranch, parseRulesPatch, REQUIRED_TYPES, type BranchFacts, type CalendarRules, type MeetingFact, type Obligation, type RulesPatch } from "./rules.ts";
 
@@ -57,8 +57,7 @@ export async function loadBranchFacts(tx: Tx, opts: { path: string; span: Pick<P
            -- Present members of this branch: a guest from another branch does not make a quorum.
            (SELECT count(*) FROM "Attendance" a JOIN "Member" x ON x.id = a."memberId"
              WHERE a."meetingId" = m.id AND a.status = 'PRESENT'
-               AND ${onRosterAtSql("x", Prisma.sql`'BRANCH'`, branchOf, Prisma.sql`m."plannedAt"`)})::int AS present,
-           ${rosterSizeAtSql(Prisma.sql`'BRANCH'`, branchOf, Prisma.sql`m."plannedAt"`)} AS "rosterSize"
+               AND ${onRosterAtSql("x", Prisma.sql`'BRANCH'`, branchOf, Prisma.sql`m."plannedAt"`)})::int AS present
       FROM "Meeting" m
       JOIN "OrgUnit" u ON u.id = m."orgUnitId"
       LEFT JOIN "OrgUnit" b ON b.id = u.id AND u.kind = 'BRANCH'
@@ -68,8 +67,12 @@ export async function loadBranchFacts(tx: Tx, opts: { path: string; span: Pick<P
        AND ((u.kind = 'BRANCH' AND u.id = ANY(${branchIdList}::int[])) OR (u.kind = 'PARTY_GROUP' AND u."parentId" = ANY(${branchIdList}::int[])))`;
   const groupsOf = new Map<number, { id: number; name: string }[]>();
   for (const g of groups) groupsOf.set(g.parentId, [...(groupsOf.get(g.parentId) ?? []), { id: g.id, name: g.name }]);
+  // The quorum's base: the branch's roster at the meeting's planned time, from the current roster and the few changes.
+  const changes = await branchRosterChanges(tx, branchIdList, from);
+  const current = new Map(branches.map((b) => [b.id, b.members]));
   const meetingsOf = new Map<number, MeetingFact[]>();
   for (const { branchId, ...m } of meetings) {
+    if (changes.has(branchId)) m.rosterSize = rosterSizeFrom(current.get(branchId) ?? 0, changes.get(branchId), m.plannedAt);
     const list = meetingsOf.get(branchId);
     if (list) list.push(m);
     else meetingsOf.set(branchId, [m]);
