@@ -5,6 +5,8 @@
 // reports) and the 季通报 asked for the city ranks its counties.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { startApi, type RunningApi } from "../api/app.ts";
+import { chinaDate } from "../core/calendar/periods.ts";
+import { sendDueReports } from "../core/calendar/reports.ts";
 import type { PrismaClient } from "../core/db/index.ts";
 import { cadreTokens } from "./support/cadres.ts";
 import { createTestContext, type TestContext } from "./support/context.ts";
@@ -254,6 +256,7 @@ describe("a city with two counties", () => {
   let city: { id: number; path: string; depth: number };
   let countyA: { id: number; path: string; depth: number };
   let countyB: { id: number; path: string; depth: number };
+  let townA: { id: number; path: string; depth: number };
   const t = {} as Record<"city" | "countyA" | "townA", string>;
 
   beforeAll(async () => {
@@ -261,7 +264,7 @@ describe("a city with two counties", () => {
     city = await unit(prisma, "CY", "江城市", "CITY");
     countyA = await unit(prisma, "CY-A", "甲县", "COUNTY", city);
     countyB = await unit(prisma, "CY-B", "乙县", "COUNTY", city);
-    const townA = await unit(prisma, "CY-A-T1", "甲一镇", "TOWN", countyA);
+    townA = await unit(prisma, "CY-A-T1", "甲一镇", "TOWN", countyA);
     const townB = await unit(prisma, "CY-B-T1", "乙一镇", "TOWN", countyB);
     const vA = await unit(prisma, "CY-A-T1-V1", "甲一村", "VILLAGE", townA);
     const vB = await unit(prisma, "CY-B-T1-V1", "乙一村", "VILLAGE", townB);
@@ -315,5 +318,29 @@ describe("a city with two counties", () => {
       ["甲一村党支部", "甲县"],
     ]);
     expect(m.json.total.compliance.branches).toBe(2);
+  });
+
+  test("the report job under a city: its group gets the counties ranked, each county's group its own towns, each town's group its line", async () => {
+    const prisma = ctx.db.prisma;
+    const group = (orgUnitId: number, id: string) => prisma.chatGroup.create({ data: { channel: "WECHAT", platformGroupId: id, topic: id, kind: "CADRE", orgUnitId } });
+    await group(city.id, "cy-city@chatroom");
+    await group(countyA.id, "cy-a@chatroom");
+    await group(townA.id, "cy-a-t1@chatroom");
+    const at = chinaDate(2026, 10, 1, 9, 30);
+    expect((await sendDueReports(prisma, ctx.config, at)).sent).toBe(2);
+    const said = await prisma.delivery.findMany({ include: { group: true }, orderBy: { id: "asc" } });
+    const to = (g: string, head: string) => said.filter((d) => d.group?.platformGroupId === g && d.body.startsWith(head)).map((d) => d.body);
+    expect(to("cy-city@chatroom", "【月报告】")).toEqual([expect.stringMatching(/^【月报告】2026年9月 江城市\n3 个县（市、区）、2 个支部/)]);
+    expect(to("cy-city@chatroom", "【季通报】")).toEqual([expect.stringMatching(/^【季通报】2026年第三季度县（市、区）三会一课和民情诉求工作排名/)]);
+    // The county's group: its line of the city's report, and its own report over its towns.
+    expect(to("cy-a@chatroom", "【月报告】")).toEqual(expect.arrayContaining([expect.stringMatching(/^【月报告】2026年9月 甲县\n1 个乡镇、1 个支部/)]));
+    expect(to("cy-a@chatroom", "【季通报】")).toEqual(expect.arrayContaining([expect.stringMatching(/^【季通报】2026年第三季度乡镇三会一课/)]));
+    expect(to("cy-a-t1@chatroom", "【月报告】")).toEqual([expect.stringMatching(/^【月报告】2026年9月 甲一镇\n支部 1 个/)]);
+    // One snapshot: the root's, which the county admin's own bulletin does not use.
+    expect(await prisma.reportSnapshot.count({ where: { kind: "QUARTERLY", period: "2026-Q3" } })).toBe(1);
+    const q = await call("/api/reports/quarterly?period=2026-Q3", { token: t.countyA });
+    expect(q.json).toMatchObject({ source: "live", county: { id: countyA.id } });
+    const qc = await call("/api/reports/quarterly?period=2026-Q3", { token: t.city });
+    expect(qc.json).toMatchObject({ source: "snapshot", county: { id: city.id } });
   });
 });

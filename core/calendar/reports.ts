@@ -447,7 +447,9 @@ const REPORT_UNIT_SELECT = { id: true, code: true, name: true, kind: true, path:
 
 /** The root of the tree the reports go out for: a county, or a city above several counties; null when there is none yet. */
 export async function countyUnit(tx: Tx): Promise<(UnitRef & { path: string }) | null> {
-  return tx.orgUnit.findFirst({ where: { kind: { in: ["CITY", "COUNTY"] }, parentId: null, active: true }, orderBy: [{ kind: "asc" }, { id: "asc" }], select: REPORT_UNIT_SELECT });
+  // A city before a county (the enum's order in the database says nothing: CITY was added last).
+  const roots = await tx.orgUnit.findMany({ where: { kind: { in: ["CITY", "COUNTY"] }, parentId: null, active: true }, orderBy: { id: "asc" }, select: REPORT_UNIT_SELECT });
+  return roots.find((r) => r.kind === "CITY") ?? roots[0] ?? null;
 }
 
 /**
