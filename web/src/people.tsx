@@ -127,7 +127,8 @@ export function Tabs({ items }: { items: { href: string; label: string; active: 
   );
 }
 
-export function Dialogish({ title, children, onClose, testid }: { title: string; children: ComponentChildren; onClose: () => void; testid?: string }) {
+/** A form or question opened inside a detail panel, with its own 收起. */
+export function SubPanel({ title, children, onClose, testid }: { title: string; children: ComponentChildren; onClose: () => void; testid?: string }) {
   return (
     <div class="subpanel" data-testid={testid}>
       <div class="card-head">

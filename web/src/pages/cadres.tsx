@@ -5,7 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { get, getSession, patch, post, type Role } from "../api.ts";
 import { Badge, Card, fmtFull, Pager, Status, THead, useAction, useLoad } from "../ui.tsx";
 import { UnitPicker } from "../unit-picker.tsx";
-import { Dialogish, MemberFinder, OneTimePassword, ROLE_LABEL, ROLE_ORDER } from "../people.tsx";
+import { SubPanel, MemberFinder, OneTimePassword, ROLE_LABEL, ROLE_ORDER } from "../people.tsx";
 
 interface Account {
   id: number;
@@ -260,7 +260,7 @@ function EditAccount({ account: a, busy, onSave, onClose }: { account: Account; 
     else onClose();
   };
   return (
-    <Dialogish title="修改账号" onClose={onClose} testid="edit-cadre">
+    <SubPanel title="修改账号" onClose={onClose} testid="edit-cadre">
       <form class="form" onSubmit={submit}>
         <label class="field">
           <span class="field-label">姓名</span>
@@ -299,6 +299,6 @@ function EditAccount({ account: a, busy, onSave, onClose }: { account: Account; 
           </button>
         </div>
       </form>
-    </Dialogish>
+    </SubPanel>
   );
 }

@@ -5,7 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { get, getAll, getSession, patch, post } from "../api.ts";
 import { Badge, Card, fmtFull, Pager, Status, THead, useAction, useLoad } from "../ui.tsx";
 import { UnitPicker } from "../unit-picker.tsx";
-import { CHANNEL_LABEL, day, Dialogish, Tabs, today } from "../people.tsx";
+import { CHANNEL_LABEL, day, SubPanel, Tabs, today } from "../people.tsx";
 
 interface Row {
   id: number;
@@ -325,7 +325,7 @@ function EditMember({ m, busy, onClose, onSave }: { m: Detail; busy: boolean; on
     else onClose();
   };
   return (
-    <Dialogish title="修改信息" onClose={onClose} testid="edit-member">
+    <SubPanel title="修改信息" onClose={onClose} testid="edit-member">
       <form class="form" onSubmit={submit}>
         <div class="grid2">
           <label class="field">
@@ -384,7 +384,7 @@ function EditMember({ m, busy, onClose, onSave }: { m: Detail; busy: boolean; on
           </button>
         </div>
       </form>
-    </Dialogish>
+    </SubPanel>
   );
 }
 
@@ -403,7 +403,7 @@ function Transfer({ m, busy, onClose, onSave }: { m: Detail; busy: boolean; onCl
     onSave({ ...to, effectiveAt: date && date !== today() ? dayStart(date) : undefined, reason: reason.trim() || undefined });
   };
   return (
-    <Dialogish title={`${m.name} 的组织关系转接`} onClose={onClose} testid="transfer-member">
+    <SubPanel title={`${m.name} 的组织关系转接`} onClose={onClose} testid="transfer-member">
       <form class="form" onSubmit={submit}>
         <p class="muted">从 {m.branch.name} 转到本县另一个支部。已召开会议的应到人数和签到记录不变，之后的会议计入新支部。书记、委员、党小组长职务留在原支部。</p>
         <UnitPicker label="转入支部" picking onChange={(_, u) => setPicked(u)} testid="transfer-target" />
@@ -427,7 +427,7 @@ function Transfer({ m, busy, onClose, onSave }: { m: Detail; busy: boolean; onCl
           </button>
         </div>
       </form>
-    </Dialogish>
+    </SubPanel>
   );
 }
 
@@ -462,7 +462,7 @@ function StatusChange({ m, busy, onClose, onSave }: { m: Detail; busy: boolean; 
     onSave({ status, effectiveOn: date, reason: reason.trim() || undefined }, label);
   };
   return (
-    <Dialogish title={`${m.name} 的状态变更`} onClose={onClose} testid="status-member">
+    <SubPanel title={`${m.name} 的状态变更`} onClose={onClose} testid="status-member">
       <form class="form" onSubmit={submit}>
         <p class="muted">现在：{m.statusLabel}。转出、去世、停止党籍后不再计入之后会议的应到人数，历史记录保留。</p>
         {options.length === 0 && <p>该党员的状态不能再变更。</p>}
@@ -489,6 +489,6 @@ function StatusChange({ m, busy, onClose, onSave }: { m: Detail; busy: boolean; 
           </button>
         </div>
       </form>
-    </Dialogish>
+    </SubPanel>
   );
 }

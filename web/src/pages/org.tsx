@@ -5,7 +5,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { atLeast, download, get, getAll, getSession, patch, post, request } from "../api.ts";
 import { Badge, Card, fmtFull, Status, THead, asApiError, toast, useAction, useLoad } from "../ui.tsx";
 import { UnitPicker } from "../unit-picker.tsx";
-import { CHANNEL_LABEL, CopyButton, Dialogish, KIND_LABEL, KIND_ORDER } from "../people.tsx";
+import { CHANNEL_LABEL, CopyButton, SubPanel, KIND_LABEL, KIND_ORDER } from "../people.tsx";
 
 interface Node {
   id: number;
@@ -263,17 +263,17 @@ function UnitDetail({ id, cats, tree, onChanged }: { id: number; cats: Category[
             {mode === "add" && <AddChild parent={d} cats={cats} onClose={() => setMode(null)} onDone={onChanged} />}
             {mode === "edit" && <EditUnit unit={d} cats={cats} tree={tree} busy={busy} onClose={() => setMode(null)} onSave={(body) => update(body, "已保存")} />}
             {mode === "move" && (
-              <Dialogish title={`移动 ${d.name}`} onClose={() => setMode(null)} testid="move-unit">
+              <SubPanel title={`移动 ${d.name}`} onClose={() => setMode(null)} testid="move-unit">
                 <MoveUnit unit={d} busy={busy} onSave={(parentId) => update({ parentId }, `已移动 ${d.name}`)} />
-              </Dialogish>
+              </SubPanel>
             )}
             {mode === "deactivate" && (
-              <Dialogish title={`撤销 ${d.name}`} onClose={() => setMode(null)} testid="deactivate-unit">
+              <SubPanel title={`撤销 ${d.name}`} onClose={() => setMode(null)} testid="deactivate-unit">
                 <p>撤销后该单位不再出现在列表和统计中，历史记录保留。只有没有下级单位、党员、群和未办结诉求的单位才能撤销。</p>
                 <button class="danger" disabled={busy} onClick={() => update({ active: false }, `已撤销 ${d.name}`)}>
                   确认撤销
                 </button>
-              </Dialogish>
+              </SubPanel>
             )}
             {d.active && d.kind !== "PARTY_GROUP" && <BindCodes unit={d} />}
           </div>
@@ -314,7 +314,7 @@ function AddChild({ parent, cats, onClose, onDone }: { parent: Detail; cats: Cat
     }
   };
   return (
-    <Dialogish title={`在 ${parent.name} 下新增单位`} onClose={onClose} testid="add-unit">
+    <SubPanel title={`在 ${parent.name} 下新增单位`} onClose={onClose} testid="add-unit">
       <form class="form" onSubmit={submit}>
         <label class="field">
           <span class="field-label">类别</span>
@@ -341,7 +341,7 @@ function AddChild({ parent, cats, onClose, onDone }: { parent: Detail; cats: Cat
           </button>
         </div>
       </form>
-    </Dialogish>
+    </SubPanel>
   );
 }
 
@@ -365,7 +365,7 @@ function EditUnit({ unit, cats, tree, busy, onClose, onSave }: { unit: Detail; c
     onSave(body);
   };
   return (
-    <Dialogish title={`修改 ${unit.name}`} onClose={onClose} testid="edit-unit">
+    <SubPanel title={`修改 ${unit.name}`} onClose={onClose} testid="edit-unit">
       <form class="form" onSubmit={submit}>
         <label class="field">
           <span class="field-label">名称</span>
@@ -414,7 +414,7 @@ function EditUnit({ unit, cats, tree, busy, onClose, onSave }: { unit: Detail; c
           </button>
         </div>
       </form>
-    </Dialogish>
+    </SubPanel>
   );
 }
 
