@@ -1,6 +1,8 @@
 // `npm run demo [-- --once]`: the whole system in one process against a simulated county.
 // With DATABASE_URL / REDIS_URL unset it runs embedded: PGlite under ./data/pglite and in-process coordination.
-// The chat side is a simulated WeChat (wechaty-puppet-mock): type a line and a member says it in a branch group.
+// The chat side is a simulated WeChat (wechaty-puppet-mock) holding every group of the simulated county: type a line
+// and the current speaker says it in their group; `以 <姓名> 身份` speaks as anyone of the county (a secretary, a town
+// admin, any member), `私聊 …` privately to the bot, `在 <群名> …` in another group of theirs.
 import { parseArgs } from "node:util";
 import { createInterface } from "node:readline";
 import { loadConfig, ConfigError } from "./config.ts";
@@ -16,6 +18,9 @@ import { CHINA_OFFSET_MS } from "./meetings/time.ts";
  * (20 by default, counted from the database), so a demo started right after another one may wait for the window.
  */
 const REPLY_WAIT_MS = 90_000;
+
+/** Sending budgets of the simulated county's bot account, set when the demo seeds it. */
+const DEMO_BUDGETS = { sendsPerMinute: 300, sendsPerHour: 6000, dailyBudget: 50_000 };
 
 const { values } = parseArgs({ options: { once: { type: "boolean", default: false } } });
 const once = values.once!;
@@ -44,6 +49,7 @@ async function main() {
       let last = "";
       const seeded = await seedIfEmpty(ctx.db.prisma, {
         accountName: config.BOT_ACCOUNT,
+        history: true,
         onProgress: (step, done, total) => {
           const line = `  正在加载模拟县：${SEED_STEP_LABELS[step as keyof typeof SEED_STEP_LABELS] ?? step} ${done}/${total}`;
           if (line !== last && process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
@@ -51,7 +57,12 @@ async function main() {
         },
       });
       if (process.stderr.isTTY && last) process.stderr.write("\r\x1b[K");
-      if (seeded) out(`已加载模拟县（首次启动，用时 ${((Date.now() - t0) / 1000).toFixed(1)} 秒）`);
+      if (seeded) {
+        // The simulated WeChat has no risk control: a county broadcast to 271 groups should arrive in a minute or
+        // two, not the hours the conservative budgets of a real account (20 a minute, 300 an hour) would take.
+        await ctx.db.prisma.botAccount.updateMany({ where: { name: config.BOT_ACCOUNT }, data: DEMO_BUDGETS });
+        out(`已加载模拟县（首次启动，含近六个月的会议、签到和民情诉求，用时 ${((Date.now() - t0) / 1000).toFixed(1)} 秒）`);
+      }
     },
   });
   const stop = async (code: number) => {
@@ -62,41 +73,55 @@ async function main() {
   process.on("SIGTERM", () => void stop(0));
 
   try {
-    const room = await openDemoRoom(runtime, wechat);
+    const t1 = Date.now();
+    const county = await loadCountyRooms(runtime, wechat, config.BOT_ACCOUNT);
+    const room = county.demoRoom;
     wechat.login();
     await printCounty(runtime);
+    out(`模拟微信：已载入全部 ${county.rooms} 个群、${county.people} 位成员（用时 ${((Date.now() - t1) / 1000).toFixed(1)} 秒），县级广播会送到每个群。`);
     out(`管理控制台：${runtime.api!.url}/console/   API 地址：${runtime.api!.url}   接口文档：${runtime.api!.url}/api/docs`);
-    out(`演示账号：county_admin 与 county_admin2 / ${DEMO_PASSWORDS.county}（县级，广播须另一人审批）  town01_admin / ${DEMO_PASSWORDS.town}（乡镇）`);
+    const logins = await demoLogins(runtime, room.orgUnitId);
+    printLogins(logins);
     out("");
     out(`模拟微信群「${room.topic}」（${room.members.length} 人）：`);
-    wechat.onBotSaid((m) => {
-      if (m.conversationId === room.id) out(`  【群】支部小助手：${m.text.replace(/\n/g, "\n      ")}`);
-      else if (!m.conversationId.includes("@")) out(`  【私聊 ${m.conversationId}】支部小助手：${m.text.replace(/\n/g, "\n      ")}`);
-    });
+    const chat = new ChatView(wechat);
+    chat.speaker = { id: room.members[0].id, name: room.members[0].name, groupId: room.id, groupTopic: room.topic };
     const speaker = room.members[0];
     const reply = wechat.waitForBot(room.id, (t) => t.includes("可用命令"), REPLY_WAIT_MS);
     out(`  【群】${speaker.name}：帮助`);
     wechat.say(speaker.id, "帮助", room.id);
     await reply;
-    await bindingScenario(runtime, wechat);
+    await bindingScenario(runtime, wechat, chat);
     await studyScenario(runtime, wechat, room);
     await complaintScenario(wechat, room);
     await calendarScenario(wechat, room);
+    await townAdminScenario(runtime, wechat, chat, logins.town);
 
     if (once) {
-      await checkApi(runtime.api!.url);
+      await checkApi(runtime.api!.url, logins);
       out("演示脚本完成。");
       await stop(0);
       return;
     }
+    const speakAs = new SpeakerSwitch(runtime, wechat, chat, config.BOT_ACCOUNT);
+    chat.allPrivate = false;
+    chat.quiet.clear();
+    chat.speaker = { id: speaker.id, name: speaker.name, groupId: room.id, groupTopic: room.topic };
     out("");
-    out(`输入一句话，${speaker.name} 会在群里说出来（以“私聊 ”开头则私聊机器人）；Ctrl+C 退出。`);
+    out("现在轮到您了：输入一句话，当前发言人就在群里说出来。");
+    out("  以 <姓名> 身份     换一个人发言（县里任何一位党员，例如支部书记、乡镇管理员；重名时加支部名：以 王伟 桃园村 身份）");
+    out("  私聊 <内容>        以当前发言人的身份私聊机器人（例如：私聊 本月报告、私聊 我的诉求）");
+    out("  在 <群名> <内容>   在当前发言人所在的另一个群里说（例如：在 城关镇党建工作群 本月报告）");
+    out("  Ctrl+C 退出");
+    if (logins.secretary) out(`  试试：以 ${logins.secretary.displayName} 身份 → 三会一课；${logins.town ? `以 ${logins.town.displayName} 身份 → 私聊 本月报告` : ""}`);
+    out(`当前发言人：${speaker.name}（在「${room.topic}」）`);
     const rl = createInterface({ input: process.stdin });
+    let queue = Promise.resolve();
     rl.on("line", (line) => {
       const text = line.trim();
       if (!text) return;
-      if (text.startsWith("私聊 ")) wechat.say(speaker.id, text.slice(3).trim());
-      else wechat.say(speaker.id, text, room.id);
+      // One line after the other: a switch must be done before the next line is said as the new person.
+      queue = queue.then(() => speakAs.handle(text)).catch((e: Error) => void out(`  （演示出错：${e.message}）`));
     });
     rl.on("close", () => void 0);
   } catch (e) {
@@ -105,11 +130,217 @@ async function main() {
   }
 }
 
+interface Login {
+  username: string;
+  password: string;
+  displayName: string;
+  unitName: string;
+}
+
+interface DemoLogins {
+  county: Login;
+  town: Login | null;
+  secretary: Login | null;
+}
+
+/** The console logins of the demo's county, its town (the demo branch's) and its branch, as seeded. */
+async function demoLogins(runtime: Runtime, branchId: number): Promise<DemoLogins> {
+  const { prisma } = runtime.ctx.db;
+  const branch = await prisma.orgUnit.findUniqueOrThrow({ where: { id: branchId }, select: { path: true } });
+  const townId = Number(branch.path.split("/").filter(Boolean)[1]);
+  const find = (where: object, password: string) =>
+    prisma.cadreUser
+      .findFirst({ where: { ...where, active: true }, orderBy: { id: "asc" }, include: { orgUnit: { select: { name: true } } } })
+      .then((u) => (u ? { username: u.username, password, displayName: u.displayName, unitName: u.orgUnit.name } : null));
+  const [county, town, secretary] = await Promise.all([
+    find({ username: "county_admin" }, DEMO_PASSWORDS.county),
+    find({ role: "TOWN_ADMIN", orgUnitId: townId }, DEMO_PASSWORDS.town),
+    find({ role: "BRANCH_SECRETARY", orgUnitId: branchId }, DEMO_PASSWORDS.secretary),
+  ]);
+  if (!county) throw new Error("数据库中没有县级管理员 county_admin：演示需要 npm run seed 生成的模拟县（请使用空的数据库目录）");
+  return { county, town, secretary };
+}
+
+function printLogins(l: DemoLogins) {
+  out("控制台演示账号（仅供演示，可直接登录）：");
+  out(`  县级管理员  ${l.county.username} / ${l.county.password}（${l.county.unitName}；广播须另一人审批：county_admin2，密码相同）`);
+  if (l.town) out(`  乡镇管理员  ${l.town.username} / ${l.town.password}（${l.town.unitName}，${l.town.displayName}）`);
+  if (l.secretary) out(`  支部书记    ${l.secretary.username} / ${l.secretary.password}（${l.secretary.unitName}，${l.secretary.displayName}）`);
+}
+
+/** Who types in the demo now, and where. */
+interface Speaker {
+  id: string;
+  name: string;
+  groupId: string;
+  groupTopic: string;
+}
+
+/**
+ * Prints what the bot says: in full in the current speaker's group and to the speaker privately; for the other
+ * 270 groups and people, a short line, and one summary line for a burst (a broadcast reaching every group).
+ */
+class ChatView {
+  speaker: Speaker | null = null;
+  private burst: { convs: Set<string>; first: string; n: number; timer: NodeJS.Timeout } | null = null;
+  constructor(private readonly wechat: MockWechat) {
+    wechat.onBotSaid((m) => this.show(m.conversationId, m.text));
+  }
+
+  /** Conversations a scripted scene prints itself. */
+  readonly quiet = new Set<string>();
+  /** During the scripted scenes every private answer is shown in full (the filer's receipt, the secretary's). */
+  allPrivate = true;
+
+  private show(conversationId: string, text: string) {
+    if (this.quiet.has(conversationId)) return;
+    const body = text.replace(/\n/g, "\n      ");
+    const sp = this.speaker;
+    if (sp && conversationId === sp.groupId) return void out(`  【群】支部小助手：${body}`);
+    if (!conversationId.includes("@") && (conversationId === sp?.id || this.allPrivate)) {
+      return void out(`  【私聊 ${this.wechat.contactName(conversationId) ?? conversationId}】支部小助手：${body}`);
+    }
+    const where = conversationId.includes("@") ? `群「${this.topic(conversationId)}」` : `私聊 ${this.wechat.contactName(conversationId) ?? conversationId}`;
+    const line = `【${where}】支部小助手：${text.split("\n")[0].slice(0, 60)}`;
+    if (!this.burst) {
+      this.burst = { convs: new Set(), first: line, n: 0, timer: setTimeout(() => this.flush(), 1500) };
+    }
+    this.burst.convs.add(conversationId);
+    this.burst.n++;
+  }
+
+  private flush() {
+    const b = this.burst;
+    this.burst = null;
+    if (!b) return;
+    out(`  ${b.first}${b.n > 1 ? `\n  ……另有 ${b.n - 1} 条发往 ${b.convs.size} 个群或个人` : ""}`);
+  }
+
+  private topic(roomId: string): string {
+    return this.wechat.roomTopic(roomId) ?? roomId;
+  }
+}
+
+/** The demo prompt: `以 X 身份`, `私聊 …`, `在 <群名> …`, anything else said in the speaker's group. */
+class SpeakerSwitch {
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly wechat: MockWechat,
+    private readonly chat: ChatView,
+    private readonly account: string,
+  ) {}
+
+  async handle(text: string) {
+    const sp = this.chat.speaker!;
+    const as = /^以\s*(.+?)\s*身份$/u.exec(text);
+    if (as) return this.switchTo(as[1]);
+    if (text.startsWith("私聊 ") || text.startsWith("私聊\u3000")) {
+      out(`  【私聊】${sp.name}：${text.slice(3).trim()}`);
+      return void this.wechat.say(sp.id, text.slice(3).trim());
+    }
+    const inGroup = /^在\s*(\S+)\s+(.+)$/su.exec(text);
+    if (inGroup) return this.sayIn(inGroup[1], inGroup[2].trim());
+    this.wechat.say(sp.id, text, sp.groupId);
+  }
+
+  private async sayIn(name: string, text: string) {
+    const sp = this.chat.speaker!;
+    const groups = await this.groupsOf(sp.id);
+    const group = groups.find((g) => g.topic === name) ?? groups.find((g) => g.topic.includes(name));
+    if (!group) {
+      out(`  （${sp.name} 不在「${name}」里。${sp.name} 所在的群：${groups.map((g) => g.topic).join("、") || "无"}）`);
+      return;
+    }
+    out(`  【群「${group.topic}」】${sp.name}：${text}`);
+    this.chat.speaker = { ...sp, groupId: group.id, groupTopic: group.topic };
+    this.wechat.say(sp.id, text, group.id);
+  }
+
+  private async groupsOf(platformUserId: string) {
+    const rows = await this.runtime.ctx.db.prisma.groupMembership.findMany({
+      where: { leftAt: null, identity: { channel: "WECHAT", scope: this.account, platformUserId }, group: { channel: "WECHAT" } },
+      select: { group: { select: { platformGroupId: true, topic: true, kind: true } } },
+      orderBy: { groupId: "asc" },
+    });
+    return rows.map((r) => ({ id: r.group.platformGroupId, topic: r.group.topic, kind: r.group.kind })).filter((g) => this.wechat.hasRoom(g.id));
+  }
+
+  /** `以 董东 身份`, `以 王伟 桃园村 身份` (a name shared by several: narrowed by branch or village name). */
+  async switchTo(query: string) {
+    const [name, ...rest] = query.split(/[\s\u3000（(）)]+/u).filter(Boolean);
+    const where = rest.join("");
+    const { prisma } = this.runtime.ctx.db;
+    const found = await prisma.member.findMany({
+      where: { name, identities: { some: { channel: "WECHAT", scope: this.account } } },
+      include: {
+        branch: { select: { name: true, parent: { select: { name: true } } } },
+        cadreUser: { select: { role: true, username: true, active: true, orgUnit: { select: { name: true } } } },
+        identities: { where: { channel: "WECHAT", scope: this.account }, select: { platformUserId: true, displayName: true }, take: 1 },
+      },
+      orderBy: { id: "asc" },
+      take: 50,
+    });
+    const matches = where ? found.filter((m) => m.branch.name.includes(where) || (m.branch.parent?.name.includes(where) ?? false)) : found;
+    if (matches.length === 0) {
+      out(found.length ? `  （没有在「${where}」的${name}。）` : `  （模拟县里没有叫「${name}」的党员（或他没有微信身份）。可以换成支部书记或乡镇管理员的名字，启动时已列出。）`);
+      return;
+    }
+    if (matches.length > 1) {
+      out(`  （有 ${matches.length} 位党员叫「${name}」，请加上支部或村名，例如：）`);
+      for (const m of matches.slice(0, 10)) out(`    以 ${name} ${m.branch.parent?.name ?? m.branch.name} 身份   ——${m.branch.name}，${roleLabel(m)}`);
+      if (matches.length > 10) out(`    ……等 ${matches.length} 位`);
+      return;
+    }
+    const m = matches[0];
+    const who = m.identities[0];
+    this.wechat.contact(who.platformUserId, who.displayName || m.name);
+    const groups = await this.groupsOf(who.platformUserId);
+    // Members speak in their branch's group first; someone in no group of ours can still talk privately.
+    const home = groups.find((g) => g.kind === "BRANCH") ?? groups[0];
+    this.chat.speaker = { id: who.platformUserId, name: m.name, groupId: home?.id ?? "", groupTopic: home?.topic ?? "" };
+    const login = m.cadreUser?.active ? `；控制台账号 ${m.cadreUser.username}` : "";
+    out(`  现在以 ${m.name}（${m.branch.name}，${roleLabel(m)}${login}）身份发言${home ? `，在「${home.topic}」` : "，只能私聊"}。`);
+    const others = groups.filter((g) => g !== home);
+    if (others.length) out(`  ${m.name} 还在：${others.map((g) => g.topic).join("、")}（用“在 <群名> <内容>”在那里说）`);
+  }
+}
+
+const ROLE_LABEL = { COUNTY_ADMIN: "县级管理员", TOWN_ADMIN: "乡镇管理员", BRANCH_SECRETARY: "支部书记", MEMBER: "党员" } as const;
+
+function roleLabel(m: { isSecretary: boolean; cadreUser: { role: keyof typeof ROLE_LABEL; active: boolean; orgUnit: { name: string } } | null }) {
+  if (m.cadreUser?.active && m.cadreUser.role === "TOWN_ADMIN") return `${m.cadreUser.orgUnit.name}管理员`;
+  if (m.cadreUser?.active) return ROLE_LABEL[m.cadreUser.role];
+  return m.isSecretary ? "支部书记" : "党员";
+}
+
+/**
+ * The demo branch's town admin is a member with a chat identity too: speaking as them, 本月报告 privately gives the
+ * town's month so far (the seeded history makes it more than zeros).
+ */
+async function townAdminScenario(runtime: Runtime, wechat: MockWechat, chat: ChatView, town: Login | null) {
+  if (!town) return;
+  const admin = await runtime.ctx.db.prisma.cadreUser.findUnique({
+    where: { username: town.username },
+    select: { member: { select: { name: true, identities: { where: { channel: "WECHAT" }, select: { platformUserId: true }, take: 1 } } } },
+  });
+  const id = admin?.member?.identities[0]?.platformUserId;
+  if (!admin?.member || !id) return;
+  out("");
+  out(`换一个人：以 ${admin.member.name} 身份（${town.unitName}管理员），私聊机器人查看本月报告：`);
+  const previous = chat.speaker;
+  chat.speaker = { id, name: admin.member.name, groupId: "", groupTopic: "" };
+  const report = wechat.waitForBot(id, (t) => t.includes("报告（截至"), REPLY_WAIT_MS);
+  out(`  【私聊】${admin.member.name}：本月报告`);
+  wechat.say(id, "本月报告");
+  await report;
+  chat.speaker = previous;
+}
+
 /**
  * A branch secretary brings a new WeChat group onto the system: 本群信息 (not bound yet), 绑定支部, a member's
  * 我是 against the roster, 本群信息 and 名单核对. Every reply travels through the outbox and the paced sender.
  */
-async function bindingScenario(runtime: Runtime, wechat: MockWechat) {
+async function bindingScenario(runtime: Runtime, wechat: MockWechat, chat: ChatView) {
   const { prisma } = runtime.ctx.db;
   const branch = await prisma.orgUnit.findFirstOrThrow({ where: { kind: "BRANCH" }, orderBy: { id: "asc" }, skip: 1 });
   const secretary = await prisma.member.findFirstOrThrow({ where: { branchId: branch.id, isSecretary: true }, include: { identities: true } });
@@ -119,6 +350,7 @@ async function bindingScenario(runtime: Runtime, wechat: MockWechat) {
   const roomId = "demo-new-group@chatroom";
   const topic = `${branch.name}学习群`;
   wechat.room(roomId, topic, [sec, fresh]);
+  chat.quiet.add(roomId);
   out("");
   out(`新建的微信群「${topic}」，支部书记 ${secretary.name} 把它接入系统：`);
   // Each line waits for its own answer, so a reply left queued by an interrupted earlier run cannot stand in for it.
@@ -209,26 +441,44 @@ async function calendarScenario(wechat: MockWechat, room: DemoRoom) {
 interface DemoRoom {
   id: string;
   topic: string;
+  orgUnitId: number;
   members: { id: string; name: string }[];
   secretary?: { id: string; name: string };
 }
 
-/** The first branch's group of the simulated county, with its roster (and its secretary), as a mock WeChat room. */
-async function openDemoRoom(runtime: Runtime, wechat: MockWechat): Promise<DemoRoom> {
+/**
+ * Every group of the simulated county, with its members, into the simulated WeChat (one query), so the bot's group
+ * sync at login finds them all and a county broadcast reaches each. The demo room is the first branch's group.
+ */
+async function loadCountyRooms(runtime: Runtime, wechat: MockWechat, account: string): Promise<{ demoRoom: DemoRoom; rooms: number; people: number }> {
   const { prisma } = runtime.ctx.db;
-  const group = await prisma.chatGroup.findFirstOrThrow({
-    where: { kind: "BRANCH", channel: "WECHAT" },
-    orderBy: { id: "asc" },
-    include: { memberships: { take: 40, orderBy: { identityId: "asc" }, include: { identity: true } } },
-  });
-  const members = group.memberships.map((m) => ({ id: m.identity.platformUserId, name: m.identity.displayName }));
-  const sec = await prisma.chatIdentity.findFirst({
-    where: { channel: "WECHAT", member: { branchId: group.orgUnitId ?? -1, isSecretary: true }, groupMemberships: { some: { groupId: group.id } } },
-  });
-  const secretary = sec ? { id: sec.platformUserId, name: sec.displayName } : undefined;
-  if (secretary && !members.some((m) => m.id === secretary.id)) members.push(secretary);
-  wechat.room(group.platformGroupId, group.topic, members);
-  return { id: group.platformGroupId, topic: group.topic, members, secretary };
+  const rows = await prisma.$queryRaw<{ gid: string; topic: string; kind: string; orgUnitId: number | null; uid: string | null; name: string | null; memberId: number | null }[]>`
+    SELECT g."platformGroupId" AS gid, g.topic, g.kind::text AS kind, g."orgUnitId", i."platformUserId" AS uid, i."displayName" AS name, i."memberId"
+      FROM "ChatGroup" g
+      LEFT JOIN "GroupMembership" gm ON gm."groupId" = g.id AND gm."leftAt" IS NULL
+      LEFT JOIN "ChatIdentity" i ON i.id = gm."identityId" AND i.channel = 'WECHAT' AND i.scope = ${account}
+     WHERE g.channel = 'WECHAT' AND g.active AND strpos(g."platformGroupId", '@') > 0
+     ORDER BY g.id, i.id`;
+  const rooms = new Map<string, { id: string; topic: string; kind: string; orgUnitId: number | null; members: { id: string; name: string; memberId: number | null }[] }>();
+  const people = new Set<string>();
+  for (const r of rows) {
+    let room = rooms.get(r.gid);
+    if (!room) rooms.set(r.gid, (room = { id: r.gid, topic: r.topic, kind: r.kind, orgUnitId: r.orgUnitId, members: [] }));
+    if (r.uid) {
+      room.members.push({ id: r.uid, name: r.name ?? "", memberId: r.memberId });
+      people.add(r.uid);
+    }
+  }
+  wechat.rooms([...rooms.values()]);
+  const first = [...rooms.values()].find((r) => r.kind === "BRANCH" && r.orgUnitId != null && r.members.length > 9);
+  if (!first) throw new Error("数据库中没有模拟县的支部群：演示需要 npm run seed 生成的模拟县（请使用空的数据库目录，首次启动会自动生成）");
+  const sec = await prisma.member.findFirst({ where: { branchId: first.orgUnitId!, isSecretary: true }, select: { id: true } });
+  const secretary = first.members.find((m) => m.memberId === sec?.id);
+  return {
+    demoRoom: { id: first.id, topic: first.topic, orgUnitId: first.orgUnitId!, members: first.members.map(({ id, name }) => ({ id, name })), secretary },
+    rooms: rooms.size,
+    people: people.size,
+  };
 }
 
 async function printCounty(runtime: Runtime) {
@@ -242,8 +492,8 @@ async function printCounty(runtime: Runtime) {
   out(`模拟县：${towns} 个乡镇、${branches} 个党支部、${members} 名党员、${groups} 个微信群`);
 }
 
-/** The scripted scenario's API half: health, readiness, a cadre login and who-am-I. */
-async function checkApi(base: string) {
+/** The scripted scenario's API half: health, readiness, and each printed login with who-am-I. */
+async function checkApi(base: string, logins: DemoLogins) {
   const get = async (path: string, token?: string) => {
     const res = await fetch(base + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
     if (!res.ok) throw new Error(`GET ${path} 返回 ${res.status}：${await res.text()}`);
@@ -252,16 +502,20 @@ async function checkApi(base: string) {
   await get("/healthz");
   const ready = await get("/readyz");
   out(`  /readyz：${JSON.stringify(ready.checks ?? ready)}`);
-  const login = await fetch(base + "/api/auth/login", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: "county_admin", password: DEMO_PASSWORDS.county }),
-  });
-  const body = (await login.json()) as any;
-  if (!login.ok) throw new Error(`登录失败：${JSON.stringify(body)}`);
-  const token = body.accessToken ?? body.token ?? body.access_token;
-  const me = await get("/api/auth/me", token);
-  out(`  县级管理员登录成功：${JSON.stringify(me).slice(0, 160)}`);
+  for (const [label, l] of [["县级管理员", logins.county], ["乡镇管理员", logins.town], ["支部书记", logins.secretary]] as const) {
+    if (!l) throw new Error(`没有找到演示用的${label}账号`);
+    const login = await fetch(base + "/api/auth/login", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: l.username, password: l.password }),
+    });
+    const body = (await login.json()) as any;
+    if (!login.ok) throw new Error(`${label} ${l.username} 登录失败：${JSON.stringify(body)}`);
+    const token = body.accessToken ?? body.token ?? body.access_token;
+    const me = await get("/api/auth/me", token);
+    const p = me.principal ?? me;
+    out(`  ${label} ${l.username} 登录成功：${p.displayName ?? ""}（${p.role ?? ""}）`);
+  }
 }
 
 main().catch((e) => {

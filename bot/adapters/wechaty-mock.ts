@@ -41,6 +41,8 @@ export class MockWechat {
   readonly files: BotSentFile[] = [];
   private fileListeners = new Set<(f: BotSentFile) => void>();
   private seq = 0;
+  private readonly contacts = new Map<string, ContactMock>();
+  private readonly roomMocks = new Map<string, RoomMock>();
 
   constructor(botName = "支部小助手") {
     this.puppet = new PuppetMock({ mocker: this.mocker });
@@ -57,21 +59,64 @@ export class MockWechat {
   }
 
   contact(id: string, name: string): ContactMock {
-    try {
-      return this.mocker.ContactMock.load(id);
-    } catch {
-      const c = this.mocker.createContact({ id, name });
-      this.watch(c, id);
-      return c;
-    }
+    const known = this.contacts.get(id) ?? (this.mocker.cacheContactPayload.has(id) ? this.mocker.ContactMock.load(id) : undefined);
+    if (known) return known;
+    // Created from a complete payload: mocker.createContact would first draw random defaults with faker for each.
+    const c = this.mocker.ContactMock.create({
+      id,
+      name,
+      gender: PUPPET.types.ContactGender.Unknown,
+      type: PUPPET.types.Contact.Individual,
+      avatar: "",
+      phone: [],
+      friend: true,
+      star: false,
+    });
+    this.contacts.set(id, c);
+    this.watch(c, id);
+    return c;
   }
 
-  /** Room ids must contain "@": the mock tells rooms from contacts by it. */
+  /**
+   * A room with these members (and the bot). Room ids must contain "@": the mock tells rooms from contacts by it.
+   * A room that exists already keeps its id and gains the members it lacked (and the new topic).
+   */
   room(id: string, topic: string, members: { id: string; name: string }[]): RoomMock {
     const contacts = members.map((m) => this.contact(m.id, m.name));
-    const room = this.mocker.createRoom({ id, topic, memberIdList: [this.bot.id, ...contacts.map((c) => c.id)] });
+    const existing = this.roomMocks.get(id) ?? (this.mocker.cacheRoomPayload.has(id) ? this.mocker.RoomMock.load(id) : undefined);
+    if (existing) {
+      const ids = new Set(existing.payload.memberIdList);
+      for (const c of contacts) if (!ids.has(c.id)) existing.payload.memberIdList.push(c.id);
+      existing.payload.topic = topic;
+      return existing;
+    }
+    // Created from a complete payload: mocker.createRoom would first shuffle every known contact for random
+    // defaults, which with a county's 25,000 contacts costs more than the room itself.
+    const room = this.mocker.RoomMock.create({ id, topic, memberIdList: [this.bot.id, ...contacts.map((c) => c.id)], adminIdList: [], avatar: "" });
+    this.roomMocks.set(id, room);
     this.watch(room, id);
     return room;
+  }
+
+  /**
+   * Many rooms at once (the demo's whole county: every branch and cadre group with its members), so the bot's group
+   * sync at login finds them all and a county broadcast reaches each one. 25,000 members take well under a second.
+   */
+  rooms(list: { id: string; topic: string; members: { id: string; name: string }[] }[]): void {
+    for (const r of list) this.room(r.id, r.topic, r.members);
+  }
+
+  /** The name a contact was created with (the demo prints who the bot wrote to). */
+  contactName(id: string): string | undefined {
+    return this.contacts.get(id)?.payload.name;
+  }
+
+  roomTopic(id: string): string | undefined {
+    return this.mocker.cacheRoomPayload.get(id)?.topic;
+  }
+
+  hasRoom(id: string): boolean {
+    return this.roomMocks.has(id) || this.mocker.cacheRoomPayload.has(id);
   }
 
   /**

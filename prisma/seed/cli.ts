@@ -115,7 +115,7 @@ async function main(): Promise<number> {
     const members = args.members ?? DEFAULT_MEMBERS;
     const seed = args.seed ?? DEFAULT_SEED;
     const started = performance.now();
-    const data = generateCounty({ seed, members, accountName: config.BOT_ACCOUNT });
+    const data = generateCounty({ seed, members, accountName: config.BOT_ACCOUNT, history: true });
     process.stderr.write(`已生成模拟县数据（种子 ${seed}，党员 ${members} 名），开始导入…\n`);
     await loadCounty(db.prisma, data, { onProgress: progressPrinter() });
     process.stderr.write(`导入完成，用时 ${((performance.now() - started) / 1000).toFixed(1)} 秒\n`);

@@ -4,6 +4,7 @@
 //
 // Ids are assigned here (explicit ids in createMany) so materialised paths are known before insert; the loader
 // resets the id sequences afterwards.
+import { generateHistory, historyDay, type AttendanceRow, type ComplaintEventRow, type ComplaintRow, type DailyCounterRow, type MeetingRow } from "./history.ts";
 import type {
   AccountStatus,
   CadreRole,
@@ -21,6 +22,13 @@ export interface GenerateOptions {
   members?: number;
   /** BotAccount.name and ChatIdentity.scope; default "wx-main" (config BOT_ACCOUNT). */
   accountName?: string;
+  /**
+   * Also generate a past (history.ts): six months of meetings with attendance, and complaints in every state, up to
+   * `asOf`. Default false: tests and benchmarks that only need the county keep loading exactly the county.
+   */
+  history?: boolean;
+  /** The "today" of the history (default: now); only its China date matters, so a day's runs give the same rows. */
+  asOf?: Date;
 }
 
 export const DEFAULT_SEED = 1;
@@ -131,6 +139,12 @@ export interface CountyData {
   chatIdentities: ChatIdentityRow[];
   groupMemberships: GroupMembershipRow[];
   cadreUsers: CadreUserSeed[];
+  /** The past (empty unless options.history). */
+  meetings: MeetingRow[];
+  attendances: AttendanceRow[];
+  complaints: ComplaintRow[];
+  complaintEvents: ComplaintEventRow[];
+  dailyCounters: DailyCounterRow[];
 }
 
 // ───────────────────────────── PRNG ─────────────────────────────
@@ -149,14 +163,14 @@ export function mulberry32(seed: number): () => number {
 
 /** Mixes seed and stream label so each stream (org, people, chat) is independent: the org tree of a seed does not
  * change when only the member count does. */
-function streamSeed(seed: number, stream: number): number {
+export function streamSeed(seed: number, stream: number): number {
   let h = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(stream + 1, 0x85ebca6b)) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
   h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-class Rng {
+export class Rng {
   private readonly next: () => number;
   constructor(seed: number) {
     this.next = mulberry32(seed);
@@ -194,7 +208,7 @@ class Rng {
   }
 }
 
-class Weighted<T> {
+export class Weighted<T> {
   private readonly cumulative: number[] = [];
   private readonly total: number;
   constructor(private readonly items: readonly (readonly [T, number])[]) {
@@ -355,6 +369,8 @@ export function generateCounty(opts: GenerateOptions = {}): CountyData {
     seed: opts.seed ?? DEFAULT_SEED,
     members: opts.members ?? DEFAULT_MEMBERS,
     accountName: opts.accountName ?? DEFAULT_ACCOUNT_NAME,
+    history: opts.history ?? false,
+    asOf: historyDay(opts.asOf ?? new Date()),
   };
   if (!Number.isInteger(options.members) || options.members < 0) throw new RangeError("members must be a non-negative integer");
   if (!Number.isInteger(options.seed)) throw new RangeError("seed must be an integer");
@@ -595,9 +611,24 @@ export function generateCounty(opts: GenerateOptions = {}): CountyData {
   addUser({ username: "county_admin", password: DEMO_PASSWORDS.county, displayName: "县委组织部管理员", role: "COUNTY_ADMIN", orgUnitId: county.id, memberId: null });
   // A second county admin: broadcasts need approval by someone other than the drafter.
   addUser({ username: "county_admin2", password: DEMO_PASSWORDS.county, displayName: "县委组织部审核员", role: "COUNTY_ADMIN", orgUnitId: county.id, memberId: null });
-  towns.forEach((t, i) =>
-    addUser({ username: `town${pad(i + 1)}_admin`, password: DEMO_PASSWORDS.town, displayName: `${t.name}组织委员`, role: "TOWN_ADMIN", orgUnitId: t.id, memberId: null }),
-  );
+  // A town admin (组织委员) is a party member too: one of the committee of the town's first branch (its seat), who
+  // sits in the town's cadre group, so the demo can speak as them (本月报告 privately) with a chat identity.
+  towns.forEach((t, i) => {
+    const admin = townAdminMember(villages, branchMembers, i);
+    if (admin) {
+      const identityId = identityOf.get(admin.id)!;
+      groupMemberships.push({ groupId: townGroups[i].id, identityId });
+      townGroups[i].memberCount++;
+    }
+    addUser({
+      username: `town${pad(i + 1)}_admin`,
+      password: DEMO_PASSWORDS.town,
+      displayName: admin?.name ?? `${t.name}组织委员`,
+      role: "TOWN_ADMIN",
+      orgUnitId: t.id,
+      memberId: admin?.id ?? null,
+    });
+  });
   villages.forEach((v, bi) => {
     const secretary = branchMembers[bi].find((m) => m.isSecretary);
     if (!secretary) return;
@@ -611,7 +642,24 @@ export function generateCounty(opts: GenerateOptions = {}): CountyData {
     });
   });
 
-  return { options, orgUnits, members, botAccounts, chatGroups, groupAccounts, chatIdentities, groupMemberships, cadreUsers };
+  const data: CountyData = {
+    options, orgUnits, members, botAccounts, chatGroups, groupAccounts, chatIdentities, groupMemberships, cadreUsers,
+    meetings: [], attendances: [], complaints: [], complaintEvents: [], dailyCounters: [],
+  };
+  if (options.history) Object.assign(data, generateHistory(data, new Rng(streamSeed(options.seed, 4))));
+  return data;
+}
+
+/** The town's admin: a full, non-secretary committee member of its first branch (fallback: any non-secretary). */
+function townAdminMember(villages: Village[], branchMembers: MemberRow[][], townIndex: number): MemberRow | undefined {
+  const bi = villages.findIndex((v) => v.townIndex === townIndex);
+  if (bi < 0) return undefined;
+  const roster = branchMembers[bi];
+  return (
+    roster.find((m) => m.isCommittee && !m.isSecretary && m.status === "ACTIVE") ??
+    roster.find((m) => !m.isSecretary && m.status === "ACTIVE") ??
+    roster.find((m) => !m.isSecretary)
+  );
 }
 
 /** "C01-T03-V07" → "sec_t03v07". */

@@ -21,6 +21,7 @@ import {
   type MemberRow,
   type OrgUnitRow,
 } from "./county.ts";
+import type { AttendanceRow, ComplaintEventRow, ComplaintRow, DailyCounterRow, MeetingRow } from "./history.ts";
 
 /** Insert steps, in dependency order. */
 export const SEED_STEPS = [
@@ -32,6 +33,11 @@ export const SEED_STEPS = [
   "chatIdentities",
   "groupMemberships",
   "cadreUsers",
+  "meetings",
+  "attendances",
+  "complaints",
+  "complaintEvents",
+  "dailyCounters",
 ] as const;
 export type SeedStep = (typeof SEED_STEPS)[number];
 
@@ -44,6 +50,11 @@ export const SEED_STEP_LABELS: Record<SeedStep, string> = {
   chatIdentities: "微信身份",
   groupMemberships: "群成员",
   cadreUsers: "干部账号",
+  meetings: "会议",
+  attendances: "签到记录",
+  complaints: "民情诉求",
+  complaintEvents: "诉求办理记录",
+  dailyCounters: "诉求编号",
 };
 
 export type SeedCounts = Record<SeedStep, number>;
@@ -69,9 +80,14 @@ export interface SeedRows {
   chatIdentities: ChatIdentityRow;
   groupMemberships: GroupMembershipRow;
   cadreUsers: CadreUserRow;
+  meetings: MeetingRow;
+  attendances: AttendanceRow;
+  complaints: ComplaintRow;
+  complaintEvents: ComplaintEventRow;
+  dailyCounters: DailyCounterRow;
 }
 
-type SqlType = "int" | "text" | "bool" | "date" | "timestamp" | `"${string}"`;
+type SqlType = "int" | "text" | "bool" | "date" | "timestamp" | "jsonb" | `"${string}"`;
 interface TableSpec<R> {
   table: string;
   /** @updatedAt has no database default: Prisma fills it on create, so the raw insert must too. */
@@ -125,12 +141,51 @@ const TABLES: { [S in SeedStep]: TableSpec<SeedRows[S]> } = {
       memberId: "int",
     },
   },
+  meetings: {
+    table: "Meeting",
+    updatedAt: false,
+    columns: {
+      id: "int", orgUnitId: "int", type: '"MeetingType"', topic: "text", place: "text", plannedAt: "timestamp", durationMinutes: "int",
+      heldAt: "timestamp", checkinOpensAt: "timestamp", checkinClosesAt: "timestamp", status: '"MeetingStatus"', minutes: "text",
+      createdById: "int", finalizedAt: "timestamp", createdAt: "timestamp", updatedAt: "timestamp",
+    },
+  },
+  attendances: {
+    table: "Attendance",
+    updatedAt: false,
+    columns: {
+      meetingId: "int", memberId: "int", identityId: "int", status: '"AttendanceStatus"', source: '"AttendanceSource"', note: "text",
+      leaveDecision: '"LeaveDecision"', decidedById: "int", decidedAt: "timestamp", groupId: "int", ackedAt: "timestamp",
+      recordedAt: "timestamp", updatedAt: "timestamp",
+    },
+  },
+  complaints: {
+    table: "Complaint",
+    updatedAt: false,
+    columns: {
+      id: "int", number: "text", orgUnitId: "int", filerIdentityId: "int", filerMemberId: "int", filerName: "text", filerPhone: "text",
+      channel: '"Channel"', content: "text", category: "text", location: "text", anonymous: "bool", urgent: "bool",
+      status: '"ComplaintStatus"', ownerId: "int", ownerMemberId: "int", responseDueAt: "timestamp", resolveDueAt: "timestamp",
+      claimedAt: "timestamp", resolvedAt: "timestamp", resolution: "text", rating: '"ComplaintRating"', ratingComment: "text",
+      ratedAt: "timestamp", reopenCount: "int", escalationLevel: "int", extensionDays: "int", remindedDueAt: "timestamp",
+      createdAt: "timestamp", updatedAt: "timestamp",
+    },
+  },
+  complaintEvents: {
+    table: "ComplaintEvent",
+    updatedAt: false,
+    columns: {
+      complaintId: "int", kind: '"ComplaintEventKind"', actorId: "int", actorMemberId: "int", actorIdentityId: "int", channel: "text",
+      fromUnitId: "int", toUnitId: "int", note: "text", data: "jsonb", createdAt: "timestamp",
+    },
+  },
+  dailyCounters: { table: "DailyCounter", updatedAt: false, columns: { scope: "text", day: "text", value: "int" } },
 };
 
 // Serialises concurrent seeders (api and jobs starting together on an empty database); arbitrary but fixed.
 const SEED_LOCK_KEY = 724_001_118;
 // Tables whose ids the generator assigns; their sequences must continue after the largest one.
-const SEQUENCED_TABLES = ["OrgUnit", "Member", "BotAccount", "ChatGroup", "ChatIdentity", "CadreUser"] as const;
+const SEQUENCED_TABLES = ["OrgUnit", "Member", "BotAccount", "ChatGroup", "ChatIdentity", "CadreUser", "Meeting", "Attendance", "Complaint", "ComplaintEvent"] as const;
 
 type RawRunner = Pick<Prisma.TransactionClient, "$executeRawUnsafe">;
 
@@ -153,53 +208,127 @@ export async function isSeeded(prisma: Pick<PrismaClient, "orgUnit">): Promise<b
 }
 
 /**
- * Inserts `data` into an empty database (the ids are the generator's, so any existing row in these tables can
- * collide). Throws SeedError when a county already exists; everything or nothing is written (one transaction).
+ * What the database already holds that the seed's rows would clash with (organisation units, console logins, bot
+ * accounts: a process that started on the empty database creates its bot account), in Chinese; null when empty.
  */
-export async function loadCounty(prisma: PrismaClient, data: CountyData, opts: LoadOptions = {}): Promise<SeedCounts> {
-  const counts = await load(prisma, data, opts);
-  if (!counts) throw new SeedError("数据库中已有县级组织，拒绝重复导入种子数据");
-  return counts;
+export async function existingData(prisma: Pick<PrismaClient, "orgUnit" | "cadreUser" | "botAccount">): Promise<string | null> {
+  // One after the other: inside an interactive transaction the queries share one connection anyway.
+  const units = await prisma.orgUnit.count();
+  const users = await prisma.cadreUser.count();
+  const accounts = await prisma.botAccount.findMany({ select: { name: true }, orderBy: { id: "asc" }, take: 3 });
+  const parts = [
+    units ? `${units} 个组织单位` : "",
+    users ? `${users} 个干部账号` : "",
+    accounts.length ? `机器人账号 ${accounts.map((a) => a.name).join("、")}（系统启动过后会自动创建）` : "",
+  ].filter(Boolean);
+  return parts.length ? parts.join("，") : null;
+}
+
+/** The refusal: the seed writes fixed ids and the demo logins, so it only ever goes into an empty database. */
+export function notEmptyError(what: string): SeedError {
+  return new SeedError(`数据库不是空的（已有${what}），拒绝导入模拟县数据：模拟数据只能导入一个从未使用过的空数据库，已有数据不会被改动。`);
 }
 
 /**
- * Generates and loads the county unless one exists. Returns false (and writes nothing) when the database already
- * has a county, also when another process seeded it meanwhile.
+ * Inserts `data` into an empty database (the ids are the generator's, so any existing row in these tables can
+ * collide). Throws SeedError when the database holds anything already; everything or nothing is written (one
+ * transaction).
+ */
+export async function loadCounty(prisma: PrismaClient, data: CountyData, opts: LoadOptions = {}): Promise<SeedCounts> {
+  const result = await load(prisma, data, opts);
+  if ("refused" in result) throw notEmptyError(result.refused);
+  return result.counts;
+}
+
+/**
+ * Generates and loads the county unless the database has organisation units already (seeded before, also by
+ * another process meanwhile): then returns false and writes nothing. Throws SeedError when there are no units but
+ * other rows the seed would clash with (console logins, a bot account from an earlier start).
  */
 export async function seedIfEmpty(prisma: PrismaClient, opts: GenerateOptions & LoadOptions = {}): Promise<boolean> {
   // Cheap check first: generating 25,000 members is wasted work on every start of a seeded database.
-  if (await isSeeded(prisma)) return false;
-  return (await load(prisma, generateCounty(opts), opts)) !== null;
+  if ((await prisma.orgUnit.count()) > 0) return false;
+  const result = await load(prisma, generateCounty(opts), opts);
+  if (!("refused" in result)) return true;
+  if ((await prisma.orgUnit.count()) > 0) return false;
+  throw notEmptyError(result.refused);
 }
 
-async function load(prisma: PrismaClient, data: CountyData, opts: LoadOptions): Promise<SeedCounts | null> {
+async function load(prisma: PrismaClient, data: CountyData, opts: LoadOptions): Promise<{ counts: SeedCounts } | { refused: string }> {
   const batchSize = opts.batchSize ?? 5000;
   // Hash before the transaction opens: no reason to hold a connection and the lock while the CPU works.
   const rows: { [S in SeedStep]: SeedRows[S][] } = { ...data, cadreUsers: await cadreUserRows(data.cadreUsers) };
 
-  return prisma.$transaction(
-    async (tx) => {
-      // Held until commit: a second seeder waits here, then sees the county and backs off.
-      await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${SEED_LOCK_KEY})`);
-      if (await isSeeded(tx)) return null;
-      const counts = {} as SeedCounts;
-      const now = new Date();
-      for (const step of SEED_STEPS) {
-        const all: object[] = rows[step];
-        let done = 0;
-        for (let i = 0; i < all.length; i += batchSize) {
-          done += await insertRows(tx, TABLES[step], all.slice(i, i + batchSize), now);
-          opts.onProgress?.(step, done, all.length);
+  try {
+    return await prisma.$transaction(
+      async (tx) => {
+        // Held until commit: a second seeder waits here, then sees the county and backs off.
+        await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${SEED_LOCK_KEY})`);
+        const existing = await existingData(tx);
+        if (existing) return { refused: existing };
+        await skipForeignKeyChecks(tx);
+        const counts = {} as SeedCounts;
+        const now = new Date();
+        for (const step of SEED_STEPS) {
+          const all: object[] = rows[step];
+          // A big table is filled without its secondary indexes, which are then built once, sorted: maintaining six
+          // indexes row by row was most of the cost of 250,000 attendance rows.
+          const indexes = all.length >= BULK_INDEX_ROWS ? await dropSecondaryIndexes(tx, TABLES[step].table) : [];
+          let done = 0;
+          for (let i = 0; i < all.length; i += batchSize) {
+            done += await insertRows(tx, TABLES[step], all.slice(i, i + batchSize), now);
+            opts.onProgress?.(step, done, all.length);
+          }
+          for (const definition of indexes) await tx.$executeRawUnsafe(definition);
+          if (!all.length) opts.onProgress?.(step, 0, 0);
+          counts[step] = done;
         }
-        if (!all.length) opts.onProgress?.(step, 0, 0);
-        counts[step] = done;
-      }
-      await resetSequences(tx);
-      return counts;
-    },
-    // 25,000 members take seconds on Postgres and longer on PGlite; the 5 s default would abort a slow machine.
-    { timeout: 10 * 60_000, maxWait: 60_000 },
+        await resetSequences(tx);
+        return { counts };
+      },
+      // 25,000 members take seconds on Postgres and longer on PGlite; the 5 s default would abort a slow machine.
+      { timeout: 10 * 60_000, maxWait: 60_000 },
+    );
+  } catch (e) {
+    // A process that does not take the seed's lock (a bot creating its account) wrote a clashing row meanwhile.
+    if (isUniqueViolation(e)) return { refused: "其他进程在导入期间写入的数据" };
+    throw e;
+  }
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  const err = e as { code?: string; message?: string; meta?: { code?: string } };
+  return err?.code === "P2002" || err?.code === "23505" || err?.meta?.code === "23505" || /23505|duplicate key|unique constraint/i.test(err?.message ?? "");
+}
+
+/**
+ * For this transaction only, when allowed (a superuser: always on embedded PGlite), the per-row foreign-key checks
+ * are skipped: every id the generator writes points at a row it wrote before (test/seed.test.ts checks that the
+ * loaded rows join up), the database is empty, and the checks were half the cost of the attendance rows. The schema
+ * has no triggers of its own for this to skip. Without the right the load simply runs with the checks.
+ */
+async function skipForeignKeyChecks(tx: Pick<Prisma.TransactionClient, "$queryRawUnsafe" | "$executeRawUnsafe">): Promise<void> {
+  const [{ superuser }] = await tx.$queryRawUnsafe<{ superuser: boolean }[]>(`SELECT current_setting('is_superuser') = 'on' AS superuser`);
+  if (superuser) await tx.$executeRawUnsafe(`SET LOCAL session_replication_role = replica`);
+}
+
+/** Tables getting at least this many rows are loaded without their secondary indexes (rebuilt afterwards). */
+const BULK_INDEX_ROWS = 20_000;
+
+/**
+ * Drops the table's indexes that back no constraint (Prisma's @@index and @@unique are plain indexes) and returns
+ * their definitions to run again. Inside the seed's transaction, so a failure leaves them as they were; the table
+ * is new and empty, nobody else reads it meanwhile (and would wait for the commit).
+ */
+async function dropSecondaryIndexes(tx: Pick<Prisma.TransactionClient, "$queryRawUnsafe" | "$executeRawUnsafe">, table: string): Promise<string[]> {
+  const rows = await tx.$queryRawUnsafe<{ name: string; definition: string }[]>(
+    `SELECT i.indexname AS name, i.indexdef AS definition FROM pg_indexes i
+      WHERE i.schemaname = current_schema() AND i.tablename = $1
+        AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = (quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))::regclass)`,
+    table,
   );
+  for (const r of rows) await tx.$executeRawUnsafe(`DROP INDEX "${r.name.replace(/"/g, '""')}"`);
+  return rows.map((r) => r.definition);
 }
 
 /** One INSERT … SELECT FROM unnest(…) for `rows`; returns the number of rows inserted. */
@@ -234,6 +363,7 @@ function encode(value: unknown, type: SqlType): string | number | null {
   if (value === null || value === undefined) return null;
   // Prisma stores DateTime as UTC in `timestamp(3)`; casting "…Z" text to timestamp keeps the UTC wall time.
   if (value instanceof Date) return type === "date" ? value.toISOString().slice(0, 10) : value.toISOString();
+  if (type === "jsonb") return JSON.stringify(value);
   if (typeof value === "boolean") return value ? "true" : "false";
   return value as string | number;
 }
