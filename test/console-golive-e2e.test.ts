@@ -125,7 +125,10 @@ describe("console pages for going live, in Chromium", () => {
   });
 
   test("org tree: a town, a village and a branch are created; a unit with members is not deactivated, with what is left", async () => {
-    const page = await admin("#/org");
+    // The complaints board's unit picker has read the county's towns before any is added.
+    const page = await admin("#/complaints");
+    await page.waitForSelector(".unit-picker select option:has-text('东山镇')", { state: "attached" });
+    await page.goto(`${api.url}/console/#/org`);
     await page.waitForSelector("[data-testid=unit-GLC-T1]");
     // The lost group is listed for 绑定 again.
     expect(await text(page, "[data-testid=lost-groups]")).toContain("李家庄村党员群");
@@ -156,8 +159,12 @@ describe("console pages for going live, in Chromium", () => {
     await page.waitForSelector("[data-testid=org-tree] [data-testid=unit-GLC-T3-V1-B]");
     await screenshot(page, "21-org-tree-created");
 
+    // Without reloading the page, the pickers elsewhere offer the new town.
+    await page.goto(`${api.url}/console/#/complaints`);
+    await page.waitForSelector(".unit-picker select option:has-text('南山镇')", { state: "attached" });
+    await page.goto(`${api.url}/console/#/org?id=${village.id}`);
+
     // The village is a 社区 in fact: renamed and recategorised, its code kept.
-    await page.click("[data-testid=unit-GLC-T3-V1]");
     await page.click("[data-testid=unit-detail] button:has-text('修改名称/编码/类别')");
     await page.fill("[data-testid=edit-unit] input[name=name]", "南山社区");
     await page.selectOption("[data-testid=edit-unit] select[name=category]", "社区");

@@ -12,6 +12,8 @@ interface Unit {
 const cache = new Map<number, Promise<Unit[]>>();
 // A new login starts from its own answers, not the previous user's.
 onSessionChange(() => cache.clear());
+/** After the tree changed (a unit created, moved, renamed, imported): pickers ask again. */
+export const forgetUnits = () => cache.clear();
 function children(id: number) {
   let p = cache.get(id);
   if (!p) {

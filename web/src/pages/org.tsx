@@ -4,7 +4,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { atLeast, download, get, getAll, getSession, patch, post, request } from "../api.ts";
 import { Badge, Card, fmtFull, Status, THead, asApiError, toast, useAction, useLoad } from "../ui.tsx";
-import { UnitPicker } from "../unit-picker.tsx";
+import { forgetUnits, UnitPicker } from "../unit-picker.tsx";
 import { CHANNEL_LABEL, CopyButton, SubPanel, KIND_LABEL, KIND_ORDER } from "../people.tsx";
 
 interface Node {
@@ -70,6 +70,8 @@ export function OrgPage({ params }: { params: URLSearchParams }) {
   const selected = Number(params.get("id")) || null;
   const [showInactive, setShowInactive] = useState(false);
   const tree = useLoad(() => get<Tree>("/api/org/tree", { includeInactive: showInactive || undefined }), [showInactive]);
+  // Every change to the tree comes through here: the unit pickers (this page's and others') forget what they knew.
+  const treeChanged = () => (forgetUnits(), tree.reload());
   const cats = useCategories();
   return (
     <div class="page">
@@ -88,7 +90,7 @@ export function OrgPage({ params }: { params: URLSearchParams }) {
         </Card>
         <div>
           {selected ? (
-            <UnitDetail key={selected} id={selected} cats={cats.data} tree={tree.data} onChanged={tree.reload} />
+            <UnitDetail key={selected} id={selected} cats={cats.data} tree={tree.data} onChanged={treeChanged} />
           ) : (
             <Card title="单位详情">
               <p class="muted">在左侧选择一个单位，查看详情、新增下级单位、修改、移动、撤销，或为支部生成绑定码。</p>
@@ -96,7 +98,7 @@ export function OrgPage({ params }: { params: URLSearchParams }) {
           )}
         </div>
       </div>
-      {atLeast("TOWN_ADMIN") && <OrgImport onDone={tree.reload} cats={cats.data} />}
+      {atLeast("TOWN_ADMIN") && <OrgImport onDone={treeChanged} cats={cats.data} />}
     </div>
   );
 }
