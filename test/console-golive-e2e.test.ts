@@ -512,5 +512,10 @@ describe("console pages for going live, in Chromium", () => {
     expect(detail!.y).toBeGreaterThan(tree!.y + tree!.height - 1);
     expect(tree!.width).toBeLessThanOrEqual(390);
     await screenshot(page, "31-org-phone");
+    // 修改密码 folds into the menu with the rest.
+    expect(await page.locator("header a:has-text('修改密码')").isVisible()).toBe(false);
+    await page.click("button.menu-btn");
+    await page.click("nav.sidebar a:has-text('修改密码')");
+    await page.waitForSelector("[data-testid=password-form]");
   });
 });

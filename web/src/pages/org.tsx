@@ -547,9 +547,9 @@ function BindCodes({ unit }: { unit: Detail }) {
                       <td>
                         <Badge color={color}>{label}</Badge>
                       </td>
-                      <td>{c.member?.name ?? "—"}</td>
+                      <td class="nowrap">{c.member?.name ?? "—"}</td>
                       <td>{c.group ? `${c.group.topic}（${CHANNEL_LABEL[c.group.channel] ?? c.group.channel}）` : "—"}</td>
-                      <td>{c.createdBy?.displayName ?? "—"}</td>
+                      <td class="nowrap">{c.createdBy?.displayName ?? "—"}</td>
                       <td class="nowrap">{fmtFull(c.expiresAt)}</td>
                       <td>
                         {label === "有效" && (
