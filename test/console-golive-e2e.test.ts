@@ -464,6 +464,37 @@ describe("console pages for going live, in Chromium", () => {
     await page.waitForSelector("[data-testid=roster-import]");
   });
 
+  test("roster import: a known member listed under another branch is previewed and imported as a transfer, not a second person", async () => {
+    const { lisi } = county.members;
+    const page = await admin("#/roster");
+    const token = (await call("/api/auth/login", { body: { username: "gl_admin", password: CHOSEN } })).json.accessToken;
+    const template = await call("/api/roster/template.xlsx", { token });
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(template.bytes as never);
+    const sheet = wb.worksheets[0];
+    const header = Array.from(sheet.getRow(1).values as unknown[], (v) => String(v ?? ""));
+    const col = (name: string) => header.findIndex((h) => h.startsWith(name));
+    sheet.spliceRows(2, Math.max(sheet.rowCount - 1, 0));
+    const row = sheet.getRow(2);
+    row.getCell(col("姓名")).value = "李四";
+    row.getCell(col("手机号")).value = "13900005678";
+    row.getCell(col("所属支部")).value = county.branch2.code;
+    row.commit();
+    const file = Buffer.from(await wb.xlsx.writeBuffer());
+    const members = await ctx.db.prisma.member.count();
+    await page.setInputFiles("input[name=roster]", { name: "名单.xlsx", mimeType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", buffer: file });
+    await page.click("button:has-text('检查文件')");
+    await page.waitForSelector("[data-testid=roster-preview]");
+    expect(await text(page, "[data-testid=roster-counts]")).toContain("组织关系转接 1");
+    expect(await text(page, "[data-testid=roster-row-2]")).toContain(`从「李家庄村党支部」转到「${county.branch2.name}」`);
+    await screenshot(page, "33-roster-transfer-preview");
+    await page.click("button:has-text('确认导入 1 人')");
+    await page.waitForSelector("[data-testid=roster-done]");
+    expect(await text(page, "[data-testid=roster-done]")).toContain("组织关系转接 1");
+    expect((await ctx.db.prisma.member.findUniqueOrThrow({ where: { id: lisi.id } })).branchId).toBe(county.branch2.id);
+    expect(await ctx.db.prisma.member.count()).toBe(members); // nobody added twice
+  });
+
   test("a branch secretary sees only their branch: adds a party group there and lists only its members", async () => {
     const token = (await call("/api/auth/login", { body: { username: "gl_admin", password: CHOSEN } })).json.accessToken;
     const made = await call("/api/admin/cadres", {

@@ -9,17 +9,22 @@ interface PreviewRow {
   row: number;
   name: string;
   branch: { id: number; name: string } | null;
-  action: "create" | "update" | "unchanged" | "error";
+  action: "create" | "update" | "transfer" | "unchanged" | "example" | "error";
   errors: { column: string; message: string }[];
   changes: string[];
+  /** A known member of another branch: the row moves them (组织关系转接), it does not add a second person. */
+  transfer?: { from: { name: string }; to: { name: string } } | null;
+  /** Why a row is left out without being an error (the template's example row). */
+  note?: string | null;
 }
 interface Preview {
-  counts: { total: number; create: number; update: number; unchanged: number; error: number };
+  counts: { total: number; create: number; update: number; transfer?: number; unchanged: number; example?: number; error: number };
   rows: PreviewRow[];
 }
 interface Imported {
   created: number;
   updated: number;
+  transferred?: number;
   unchanged: number;
   skipped: number;
 }
@@ -38,7 +43,21 @@ interface RosterReport {
   notOnRoster: { count: number; names: string[] };
 }
 
-const ACTION: Record<PreviewRow["action"], [string, string]> = { create: ["新增", "green"], update: ["更新", "blue"], unchanged: ["无变化", "grey"], error: ["有错误", "red"] };
+const ACTION: Record<PreviewRow["action"], [string, string]> = {
+  create: ["新增", "green"],
+  update: ["更新", "blue"],
+  transfer: ["组织关系转接", "yellow"],
+  unchanged: ["无变化", "grey"],
+  example: ["模板示例，不导入", "grey"],
+  error: ["有错误", "red"],
+};
+
+/** What the 说明 column says about a row. */
+function explain(r: PreviewRow) {
+  if (r.action === "error") return r.errors.map((e) => `${e.column}：${e.message}`).join("；");
+  if (r.action === "transfer" && r.transfer) return `从「${r.transfer.from.name}」转到「${r.transfer.to.name}」${r.changes.length ? `（${r.changes.join("、")}）` : ""}`;
+  return r.note ?? r.changes.join("、");
+}
 
 export function RosterPage() {
   return (
@@ -78,7 +97,7 @@ function Import() {
     const skip = (preview?.counts.error ?? 0) > 0;
     const r = await run(
       () => request<Imported>("POST", "/api/roster/import", { form: form({ skipInvalid: String(skip) }) }),
-      (r) => `导入完成：新增 ${r.created} 人，更新 ${r.updated} 人，无变化 ${r.unchanged} 人${r.skipped ? `，跳过有错误的 ${r.skipped} 行` : ""}。`,
+      (r) => `导入完成：新增 ${r.created} 人，更新 ${r.updated} 人，${r.transferred ? `组织关系转接 ${r.transferred} 人，` : ""}无变化 ${r.unchanged} 人${r.skipped ? `，跳过 ${r.skipped} 行` : ""}。`,
     );
     if (r) {
       setDone(r);
@@ -86,6 +105,7 @@ function Import() {
     }
   };
   const c = preview?.counts;
+  const writing = c ? c.create + c.update + (c.transfer ?? 0) : 0;
   const rows = preview ? (onlyProblems ? preview.rows.filter((r) => r.action === "error") : preview.rows) : [];
   return (
     <Card
@@ -107,7 +127,8 @@ function Import() {
       {c && (
         <div data-testid="roster-preview">
           <p data-testid="roster-counts">
-            共 {c.total} 行：新增 {c.create}，更新 {c.update}，无变化 {c.unchanged}，<span class={c.error ? "error-text" : ""}>有错误 {c.error}</span>
+            共 {c.total} 行：新增 {c.create}，更新 {c.update}，{c.transfer ? `组织关系转接 ${c.transfer}，` : ""}无变化 {c.unchanged}，{c.example ? `模板示例 ${c.example}（不导入），` : ""}
+            <span class={c.error ? "error-text" : ""}>有错误 {c.error}</span>
           </p>
           <label>
             <input type="checkbox" checked={onlyProblems} onChange={(e) => setOnlyProblems(e.currentTarget.checked)} /> 只看有错误的行
@@ -124,15 +145,15 @@ function Import() {
                     <td>
                       <Badge color={ACTION[r.action][1]}>{ACTION[r.action][0]}</Badge>
                     </td>
-                    <td>{r.action === "error" ? r.errors.map((e) => `${e.column}：${e.message}`).join("；") : r.changes.join("、")}</td>
+                    <td>{explain(r)}</td>
                   </tr>
                 ))}
               </tbody>
             </table>
           </div>
           <div class="row">
-            <button class="primary" disabled={busy || c.create + c.update === 0} onClick={commit}>
-              {c.error ? `跳过 ${c.error} 行错误，导入其余 ${c.create + c.update} 人` : `确认导入 ${c.create + c.update} 人`}
+            <button class="primary" disabled={busy || writing === 0} onClick={commit}>
+              {c.error ? `跳过 ${c.error} 行错误，导入其余 ${writing} 人` : `确认导入 ${writing} 人`}
             </button>
             {c.error > 0 && <span class="muted">也可以修改 Excel 后重新检查。</span>}
           </div>
@@ -140,7 +161,7 @@ function Import() {
       )}
       {done && (
         <p data-testid="roster-done">
-          已导入：新增 {done.created}，更新 {done.updated}，无变化 {done.unchanged}，跳过 {done.skipped}。
+          已导入：新增 {done.created}，更新 {done.updated}，{done.transferred ? `组织关系转接 ${done.transferred}，` : ""}无变化 {done.unchanged}，跳过 {done.skipped}。
         </p>
       )}
     </Card>
