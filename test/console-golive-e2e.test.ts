@@ -474,8 +474,9 @@ describe("console pages for going live, in Chromium", () => {
     const sheet = wb.worksheets[0];
     const header = Array.from(sheet.getRow(1).values as unknown[], (v) => String(v ?? ""));
     const col = (name: string) => header.findIndex((h) => h.startsWith(name));
-    sheet.spliceRows(2, Math.max(sheet.rowCount - 1, 0));
+    // Row 2 holds the template's example (a person who does not exist): every cell is written over.
     const row = sheet.getRow(2);
+    for (let c = 1; c < header.length; c++) row.getCell(c).value = null;
     row.getCell(col("姓名")).value = "李四";
     row.getCell(col("手机号")).value = "13900005678";
     row.getCell(col("所属支部")).value = county.branch2.code;
@@ -486,12 +487,13 @@ describe("console pages for going live, in Chromium", () => {
     await page.click("button:has-text('检查文件')");
     await page.waitForSelector("[data-testid=roster-preview]");
     expect(await text(page, "[data-testid=roster-counts]")).toContain("组织关系转接 1");
-    expect(await text(page, "[data-testid=roster-row-2]")).toContain(`从「李家庄村党支部」转到「${county.branch2.name}」`);
+    expect(await text(page, "[data-testid=roster-row-2]")).toContain(`从「李家庄村党支部」转到「${county.branch2.name}」（支部）`);
     await screenshot(page, "33-roster-transfer-preview");
     await page.click("button:has-text('确认导入 1 人')");
     await page.waitForSelector("[data-testid=roster-done]");
     expect(await text(page, "[data-testid=roster-done]")).toContain("组织关系转接 1");
-    expect((await ctx.db.prisma.member.findUniqueOrThrow({ where: { id: lisi.id } })).branchId).toBe(county.branch2.id);
+    const moved = await ctx.db.prisma.member.findUniqueOrThrow({ where: { id: lisi.id } });
+    expect([moved.branchId, moved.birthYear, moved.joinedPartyOn]).toEqual([county.branch2.id, null, null]); // empty cells change nothing
     expect(await ctx.db.prisma.member.count()).toBe(members); // nobody added twice
   });
 
