@@ -60,6 +60,8 @@ function App() {
   useEffect(() => onSessionChange(() => setVersion((v) => v + 1)), []);
   const session = getSession();
   if (!session) return <LoginPage />;
+  // Before anything else, whatever the role: a one-time password is replaced (the console is where that happens).
+  if (session.user.mustChangePassword) return <FirstPasswordPage />;
   if (session.user.role === "MEMBER")
     return (
       <div class="login-wrap">
@@ -69,7 +71,6 @@ function App() {
         </div>
       </div>
     );
-  if (session.user.mustChangePassword) return <FirstPasswordPage />;
   return <Shell />;
 }
 
