@@ -2,8 +2,20 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { verify } from "@node-rs/argon2";
 import { createTestDatabase, type TestDatabase } from "./support/db.ts";
+import { createTestContext } from "./support/context.ts";
+import { runCommand } from "./support/run.ts";
 import { DEMO_PASSWORDS, generateCounty, type CountyData, type OrgUnitRow } from "../prisma/seed/county.ts";
 import { SeedError, SEED_STEPS, loadCounty, seedIfEmpty, type SeedStep } from "../prisma/seed/load.ts";
+import { deriveState, stateOf } from "../core/complaints/state.ts";
+import { evaluateBranches } from "../core/calendar/facts.ts";
+import { monthPeriod } from "../core/calendar/periods.ts";
+import { attendanceTrend, monthlyReport } from "../core/calendar/reports.ts";
+import { runCalendarReminders } from "../core/calendar/reminders.ts";
+import { runComplaintEscalation } from "../core/complaints/escalation.ts";
+import { finalizeClosedMeetings } from "../core/meetings/finalize.ts";
+import { loadConfig } from "../core/config.ts";
+import { startBot } from "../bot/index.ts";
+import { MockWechat } from "../bot/adapters/wechaty-mock.ts";
 
 const HAN_NAME = /^[\u4e00-\u9fff]{2,4}$/;
 const MOBILE = /^1[358]\d{9}$/;
@@ -152,6 +164,26 @@ describe("generateCounty", () => {
       expect(d.chatGroups.filter((g) => g.memberCount !== (perGroup.get(g.id) ?? 0))).toEqual([]);
     });
 
+    test("a town admin is a member of one of the town's branches, in the town's cadre group: they can speak in chat", () => {
+      const members = new Map(d.members.map((m) => [m.id, m]));
+      const identityOf = new Map(d.chatIdentities.map((i) => [i.memberId, i.id]));
+      const towns = ofKind("TOWN");
+      const admins = d.cadreUsers.filter((u) => u.role === "TOWN_ADMIN");
+      expect(admins).toHaveLength(towns.length);
+      for (const u of admins) {
+        const m = members.get(u.memberId!)!;
+        expect(m).toBeDefined();
+        expect(byId.get(m.branchId)!.path.startsWith(byId.get(u.orgUnitId)!.path)).toBe(true);
+        expect(m.isSecretary).toBe(false);
+        expect(u.displayName).toBe(m.name);
+        const cadreGroup = d.chatGroups.find((g) => g.kind === "CADRE" && g.orgUnitId === u.orgUnitId)!;
+        expect(d.groupMemberships).toContainEqual({ groupId: cadreGroup.id, identityId: identityOf.get(m.id)! });
+      }
+      // One login per member at most (CadreUser.memberId is unique).
+      const linked = d.cadreUsers.flatMap((u) => (u.memberId == null ? [] : [u.memberId]));
+      expect(new Set(linked).size).toBe(linked.length);
+    });
+
     test("logins: two county admins, one per town, one per branch secretary", () => {
       const users = new Map(d.cadreUsers.map((u) => [u.username, u]));
       expect(users.size).toBe(d.cadreUsers.length);
@@ -266,4 +298,185 @@ describe("loading into PostgreSQL", () => {
     expect(await verify(secretary.passwordHash, DEMO_PASSWORDS.secretary)).toBe(true);
     expect(secretary.member?.isSecretary).toBe(true);
   });
+});
+
+// ───────────────────────────── the simulated past ─────────────────────────────
+
+/** A mid-month "today" for the history (China midnight of 2026-11-20): no month-start alerts within the catch-up. */
+const AS_OF = new Date(Date.UTC(2026, 10, 19, 16, 0));
+
+describe("the history (six months of meetings, attendance and complaints)", () => {
+  const opts = { seed: 5, members: 3000, accountName: "wx-hist", history: true, asOf: AS_OF };
+  const d = generateCounty(opts);
+  const branches = d.orgUnits.filter((o) => o.kind === "BRANCH");
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await loadCounty(db.prisma, d);
+  }, 120_000);
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  test("is deterministic from the seed and the day, and absent unless asked for", () => {
+    const again = generateCounty({ ...opts, asOf: new Date(AS_OF.getTime() + 5 * 3_600_000) });
+    expect(again.meetings).toEqual(d.meetings);
+    expect(again.attendances).toEqual(d.attendances);
+    expect(again.complaints).toEqual(d.complaints);
+    expect(generateCounty({ ...opts, seed: 6 }).complaints.map((c) => c.content)).not.toEqual(d.complaints.map((c) => c.content));
+    const plain = generateCounty({ seed: 5, members: 3000 });
+    expect([plain.meetings, plain.attendances, plain.complaints, plain.complaintEvents]).toEqual([[], [], [], []]);
+    // The county itself does not change with its history.
+    expect(plain.members).toEqual(d.members);
+  });
+
+  test("meetings: all over and finalized, the five 三会一课 types and some study sessions, in the last six months", () => {
+    expect(d.meetings.filter((m) => m.plannedAt >= AS_OF || !m.finalizedAt || m.finalizedAt >= AS_OF)).toEqual([]);
+    expect(d.meetings.filter((m) => m.plannedAt < monthPeriod(2026, 6).start)).toEqual([]);
+    const types = new Set(d.meetings.map((m) => m.type));
+    expect([...types].sort()).toEqual(["COMMITTEE", "MEMBER_CONGRESS", "PARTY_GROUP", "PARTY_LECTURE", "STUDY", "THEME_DAY"]);
+    // Check-ins already announced in their group: the summary loop has nothing to send.
+    expect(d.attendances.filter((a) => a.groupId !== null && a.ackedAt === null)).toEqual([]);
+  });
+
+  test("last month most branches held their 支委会, some did not: the dashboard shows green and red", async () => {
+    const october = monthPeriod(2026, 10);
+    const evals = await evaluateBranches(db.prisma, { path: "/1/", span: october, at: AS_OF });
+    expect(evals).toHaveLength(branches.length);
+    const committee = evals.map((e) => e.obligations.find((o) => o.type === "COMMITTEE" && o.period.key === "2026-10")!.state);
+    const held = committee.filter((s) => s === "HELD").length;
+    expect(held).toBeGreaterThan(0.7 * branches.length);
+    expect(committee.filter((s) => s === "OVERDUE").length).toBeGreaterThan(0);
+    // This month so far: some held already, the rest still to do (not failures yet).
+    const november = await evaluateBranches(db.prisma, { path: "/1/", span: monthPeriod(2026, 11), at: AS_OF });
+    const states = new Set(november.flatMap((e) => e.obligations.filter((o) => o.period.key === "2026-11").map((o) => o.state)));
+    expect(states).toEqual(new Set(["HELD", "DUE"]));
+  });
+
+  test("attendance: a 参会率 every month, plausible (most, rarely all), with leave taken", async () => {
+    const trend = await attendanceTrend(db.prisma, { role: "COUNTY_ADMIN", orgPath: "/1/" }, { months: 6, at: AS_OF });
+    expect(trend.items.map((i) => i.month)).toEqual(["2026-06", "2026-07", "2026-08", "2026-09", "2026-10", "2026-11"]);
+    for (const i of trend.items) {
+      expect(i.meetings).toBeGreaterThan(0);
+      expect(i.rate).toBeGreaterThan(0.55);
+      expect(i.rate).toBeLessThan(0.95);
+      expect(i.leave).toBeGreaterThan(0);
+    }
+    expect(await db.prisma.attendance.count()).toBe(d.attendances.length);
+    const report = await monthlyReport(db.prisma, { role: "COUNTY_ADMIN", orgPath: "/1/" }, "2026-10", AS_OF);
+    expect(report.total.compliance.held).toBeGreaterThan(report.total.compliance.overdue);
+    expect(report.total.complaints.filed).toBeGreaterThan(0);
+  });
+
+  test("complaints: every state, rated and unrated, some overdue and escalated; each agrees with its history", async () => {
+    const statuses = new Set(d.complaints.map((c) => c.status));
+    for (const s of ["CLOSED", "CLAIMED", "SUBMITTED"]) expect(statuses).toContain(s);
+    expect(statuses.size).toBeGreaterThanOrEqual(4);
+    expect(d.complaints.filter((c) => c.status === "CLOSED" && c.rating).length).toBeGreaterThan(0.5 * d.complaints.length);
+    expect(d.complaints.some((c) => c.status === "CLOSED" && !c.rating)).toBe(true); // closed after the rating window
+    expect(d.complaints.some((c) => c.escalationLevel > 0)).toBe(true);
+    expect(new Set(d.complaints.map((c) => c.number)).size).toBe(d.complaints.length);
+    const rows = await db.prisma.complaint.findMany({ include: { events: { orderBy: { id: "asc" } } } });
+    expect(rows).toHaveLength(d.complaints.length);
+    const disagree = rows.filter((c) => JSON.stringify(deriveState(c.events)) !== JSON.stringify(stateOf(c)));
+    expect(disagree.map((c) => c.number)).toEqual([]);
+    // The next ticket of a seeded day continues the day's numbers.
+    const last = d.complaints[d.complaints.length - 1];
+    const day = last.number.slice(2, 10);
+    expect(await db.prisma.dailyCounter.findUnique({ where: { scope_day: { scope: "complaint", day } } })).toMatchObject({ value: Number(last.number.slice(-4)) });
+  });
+
+  test("every loaded id points at a loaded row (the load skips the per-row foreign-key checks)", async () => {
+    const [dangling] = await db.prisma.$queryRawUnsafe<{ n: number }[]>(`
+      SELECT ((SELECT count(*) FROM "Attendance" a LEFT JOIN "Meeting" m ON m.id = a."meetingId" WHERE m.id IS NULL)
+            + (SELECT count(*) FROM "Attendance" a LEFT JOIN "Member" m ON m.id = a."memberId" WHERE m.id IS NULL)
+            + (SELECT count(*) FROM "Attendance" a WHERE a."identityId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "ChatIdentity" i WHERE i.id = a."identityId"))
+            + (SELECT count(*) FROM "Meeting" m LEFT JOIN "OrgUnit" u ON u.id = m."orgUnitId" WHERE u.id IS NULL)
+            + (SELECT count(*) FROM "Member" m LEFT JOIN "OrgUnit" u ON u.id = m."branchId" WHERE u.id IS NULL)
+            + (SELECT count(*) FROM "GroupMembership" g LEFT JOIN "ChatIdentity" i ON i.id = g."identityId" WHERE i.id IS NULL)
+            + (SELECT count(*) FROM "ComplaintEvent" e LEFT JOIN "Complaint" c ON c.id = e."complaintId" WHERE c.id IS NULL)
+            + (SELECT count(*) FROM "CadreUser" u WHERE u."memberId" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "Member" m WHERE m.id = u."memberId")))::int AS n`);
+    expect(dangling.n).toBe(0);
+    // And the indexes dropped for the bulk load are back.
+    const [idx] = await db.prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'Attendance'`);
+    expect(idx.n).toBeGreaterThanOrEqual(7);
+  });
+
+  test("starting on it sends nothing of the past: no tallies, no complaint steps, no meeting reminders", async () => {
+    const config = loadConfig({ DATABASE_URL: db.url });
+    expect(await finalizeClosedMeetings(db.prisma, AS_OF)).toBe(0);
+    expect(await runComplaintEscalation(db.prisma, config, AS_OF)).toEqual({ reminded: 0, escalated: 0, closed: 0 });
+    const calendar = await runCalendarReminders(db.prisma, config, AS_OF, { catchUp: true });
+    expect(calendar.deliveries).toBe(0);
+    expect(await db.prisma.delivery.count()).toBe(0);
+    // New rows continue after the history's ids.
+    const meeting = await db.prisma.meeting.create({
+      data: { orgUnitId: branches[0].id, topic: "新会议", plannedAt: AS_OF, checkinOpensAt: AS_OF, checkinClosesAt: AS_OF },
+    });
+    expect(meeting.id).toBe(d.meetings.length + 1);
+  });
+});
+
+// ───────────────────────────── npm run seed on a database in use ─────────────────────────────
+
+describe("npm run seed refuses a database that is not empty", () => {
+  const seedCli = (url: string) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url };
+    delete env.LOG_LEVEL;
+    return runCommand("npx", ["tsx", "prisma/seed/cli.ts", "--members", "300"], { env, timeoutMs: 120_000 });
+  };
+
+  test("after a process started on the empty database (it created its bot account): exit code 1, a Chinese message, nothing written", async () => {
+    const ctx = await createTestContext("seed-cli");
+    try {
+      const wechat = new MockWechat();
+      const bot = await startBot(ctx, { puppet: wechat.puppet });
+      await bot.stop();
+      expect(await ctx.db.prisma.botAccount.count()).toBe(1);
+
+      const run = await seedCli(ctx.db.url);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain("数据库不是空的");
+      expect(run.stderr).toContain(`机器人账号 ${ctx.config.BOT_ACCOUNT}`);
+      expect(run.stderr).toContain("npm run setup");
+      expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      expect(await ctx.db.prisma.orgUnit.count()).toBe(0);
+      expect(await ctx.db.prisma.member.count()).toBe(0);
+
+      // The demo's path (seed on first start) refuses the same way instead of failing on a clashing id.
+      await expect(seedIfEmpty(ctx.db.prisma, { members: 300 })).rejects.toThrow(/数据库不是空的/);
+    } finally {
+      await ctx.close();
+    }
+  }, 180_000);
+
+  test("on a seeded database: exit code 1, the message, and the demo logins it already has", async () => {
+    const db = await createTestDatabase();
+    try {
+      await loadCounty(db.prisma, generateCounty({ seed: 2, members: 300 }));
+      const run = await seedCli(db.url);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain("数据库不是空的");
+      expect(run.stderr).toContain("个组织单位");
+      expect(run.stdout).toContain(`county_admin / ${DEMO_PASSWORDS.county}`);
+      expect(await db.prisma.member.count()).toBe(300);
+    } finally {
+      await db.close();
+    }
+  }, 180_000);
+
+  test("a database with only a console login (made by npm run setup, say) is refused too", async () => {
+    const db = await createTestDatabase();
+    try {
+      const county = await db.prisma.orgUnit.create({ data: { code: "X01", name: "某县", kind: "COUNTY", path: "/", depth: 0 } });
+      await db.prisma.cadreUser.create({ data: { username: "admin", passwordHash: "x", displayName: "管理员", role: "COUNTY_ADMIN", orgUnitId: county.id } });
+      await db.prisma.orgUnit.delete({ where: { id: county.id } }).catch(() => undefined); // Restrict: the login keeps it
+      await expect(loadCounty(db.prisma, generateCounty({ members: 300 }))).rejects.toThrow(SeedError);
+      await expect(loadCounty(db.prisma, generateCounty({ members: 300 }))).rejects.toThrow(/干部账号/);
+      expect(await db.prisma.member.count()).toBe(0);
+    } finally {
+      await db.close();
+    }
+  }, 60_000);
 });

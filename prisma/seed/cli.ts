@@ -1,11 +1,13 @@
-// `npm run seed [-- --members N] [--seed N] [--force]`: loads the simulated county into the configured database
-// (DATABASE_URL, else embedded PGlite in PGLITE_DIR) unless it already holds one, then prints counts and demo logins.
+// `npm run seed [-- --members N] [--seed N] [--force]`: loads the simulated county, with six months of history, into
+// the configured database (DATABASE_URL, else embedded PGlite in PGLITE_DIR), then prints counts and demo logins.
+// Only into an empty database: anything there already (units, logins, the bot account a started process creates)
+// makes it refuse with exit code 1, and nothing is written.
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { ConfigError, loadConfig } from "../../core/config.ts";
 import { openDatabase, type Database } from "../../core/db/index.ts";
 import { DEFAULT_MEMBERS, DEFAULT_SEED, DEMO_PASSWORDS, generateCounty } from "./county.ts";
-import { SEED_STEP_LABELS, isSeeded, loadCounty, type SeedStep } from "./load.ts";
+import { SEED_STEP_LABELS, SeedError, existingData, isSeeded, loadCounty, notEmptyError, type SeedStep } from "./load.ts";
 
 class UsageError extends Error {}
 
@@ -39,7 +41,19 @@ const USAGE = `用法：npm run seed -- [--members N] [--seed N] [--force]
   数据库由 DATABASE_URL 指定；未设置时使用 PGLITE_DIR 下的内置数据库。
   --members N  党员人数（默认 ${DEFAULT_MEMBERS}）
   --seed N     随机种子（默认 ${DEFAULT_SEED}）；同一种子总是生成同样的数据
-  --force      不会清空已有数据：数据库非空时仍然拒绝导入`;
+  --force      不会清空已有数据：数据库非空时仍然拒绝导入
+  只能导入从未使用过的空数据库：已有组织、干部账号或机器人账号（启动过 netbranch 就会有）时拒绝导入，退出码 1。`;
+
+/** Why nothing is imported, and what to do instead (a fresh database, or `npm run setup` for a real county). */
+function refuse(existing: string, pgliteDir: string | null) {
+  process.stderr.write(
+    `${notEmptyError(existing).message}\n` +
+      (pgliteDir
+        ? `如需演示数据：先停止所有 netbranch 进程，删除目录 ${pgliteDir}（或设置另一个 PGLITE_DIR），再运行 npm run seed；npm run demo 在空目录上会自动导入。\n`
+        : "如需演示数据：请新建一个空数据库并把 DATABASE_URL 指向它，再运行 npm run seed（先导入、后启动 netbranch）。\n") +
+      "正式上线请不要导入模拟数据，改用 npm run setup 创建组织和第一个管理员。\n",
+  );
+}
 
 /** Progress on stderr: rewritten in place on a terminal, one line per finished step otherwise (CI logs). */
 function progressPrinter() {
@@ -74,7 +88,7 @@ async function printLogins(db: Database) {
   ]);
   console.log("\n演示账号（仅供演示，切勿用于生产）：");
   console.log(`  县委组织部  county_admin / ${DEMO_PASSWORDS.county}（第二审核人 county_admin2，密码相同）`);
-  if (town) console.log(`  镇街管理员  ${town.username} / ${DEMO_PASSWORDS.town}（${town.orgUnit.name}；其他镇街为 town02_admin … town20_admin）`);
+  if (town) console.log(`  镇街管理员  ${town.username} / ${DEMO_PASSWORDS.town}（${town.orgUnit.name}，${town.displayName}；其他镇街为 town02_admin … town20_admin）`);
   if (secretary) {
     console.log(`  支部书记    ${secretary.username} / ${DEMO_PASSWORDS.secretary}（${secretary.orgUnit.name}，${secretary.displayName}；每个支部一个 sec_tXXvYY 账号）`);
   }
@@ -95,21 +109,15 @@ async function main(): Promise<number> {
     process.stderr.write(`连接 ${where} 并应用迁移…\n`);
     await db.connect();
 
-    if (await isSeeded(db.prisma)) {
-      if (args.force) {
-        // Wiping a database that may hold real attendance and complaints is not a seed script's call.
-        process.stderr.write(
-          "拒绝执行：数据库中已有数据，--force 不会清空或覆盖已有数据。\n" +
-            (db.kind === "pglite"
-              ? `如需重新导入演示数据，请先停止所有进程并删除目录 ${config.PGLITE_DIR}，再运行 npm run seed。\n`
-              : "如需重新导入演示数据，请新建一个空数据库（或由管理员删除并重建当前数据库），再运行 npm run seed。\n"),
-        );
-        return 1;
+    const existing = await existingData(db.prisma);
+    if (existing) {
+      // Wiping a database that may hold real attendance and complaints is not a seed script's call, --force or not.
+      refuse(existing, db.kind === "pglite" ? config.PGLITE_DIR : null);
+      if (await isSeeded(db.prisma)) {
+        await printSummary(db);
+        await printLogins(db);
       }
-      process.stderr.write("数据库中已有县级组织，跳过导入。\n");
-      await printSummary(db);
-      await printLogins(db);
-      return 0;
+      return 1;
     }
 
     const members = args.members ?? DEFAULT_MEMBERS;
@@ -117,7 +125,14 @@ async function main(): Promise<number> {
     const started = performance.now();
     const data = generateCounty({ seed, members, accountName: config.BOT_ACCOUNT, history: true });
     process.stderr.write(`已生成模拟县数据（种子 ${seed}，党员 ${members} 名），开始导入…\n`);
-    await loadCounty(db.prisma, data, { onProgress: progressPrinter() });
+    try {
+      await loadCounty(db.prisma, data, { onProgress: progressPrinter() });
+    } catch (e) {
+      // Something was written between the check and the load (a process started meanwhile).
+      if (!(e instanceof SeedError)) throw e;
+      process.stderr.write(`\n${e.message}\n`);
+      return 1;
+    }
     process.stderr.write(`导入完成，用时 ${((performance.now() - started) / 1000).toFixed(1)} 秒\n`);
     await printSummary(db);
     await printLogins(db);
@@ -142,8 +157,13 @@ main().then(
     } else if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
       process.stderr.write(`参数错误：${e.message}\n\n${USAGE}\n`);
       process.exitCode = 2;
+    } else if (e instanceof SeedError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exitCode = 1;
     } else {
-      process.stderr.write(`导入失败：${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      // The message is for the operator; the stack only when asked for (LOG_LEVEL=debug).
+      const debug = process.env.LOG_LEVEL === "debug" || process.env.LOG_LEVEL === "trace";
+      process.stderr.write(`导入失败：${e instanceof Error ? (debug ? (e.stack ?? e.message) : e.message) : String(e)}\n`);
       process.exitCode = 1;
     }
   },

@@ -3,8 +3,9 @@
 // 民情诉求 in every state. Pure and deterministic: the same county, seed and day give the same rows.
 //
 // Everything here is settled history, so starting the system on it sends nothing it should not:
-// - every meeting is at least MEETING_CUTOFF_DAYS old and finalized (finalizedAt set), every chat check-in already
-//   announced (ackedAt set): the finalize job and the summary loop have nothing to do;
+// - every meeting is before today and finalized (finalizedAt set), every chat check-in already announced (ackedAt
+//   set): the finalize job and the summary loop have nothing to do, and the calendar's catch-up finds their
+//   reminders expired (the meeting is over);
 // - complaints carry the events the escalation job would have written by then (催办, 逾期上报 to the town and the
 //   county, closing after the rating window), computed with the default time limits; their state is what
 //   applyEvent makes of their events, so history and columns agree.
@@ -19,8 +20,6 @@ const DAY = 86_400_000;
 const CHINA_OFFSET = 8 * HOUR;
 /** Months of history: the current month so far and the five before it. */
 export const HISTORY_MONTHS = 6;
-/** No meeting in the last days: the calendar's catch-up (48 h by default) finds nothing of the history to remind of. */
-const MEETING_CUTOFF_DAYS = 3;
 
 /** The time limits the history's complaints follow: the defaults of core/config.ts. */
 const COMPLAINT_DEFAULTS = {
@@ -219,7 +218,6 @@ export function generateHistory(c: Pick<CountyData, "options" | "orgUnits" | "me
   const { year: ty, month: tm } = localParts(today);
   const firstMonth = { year: ty, month: tm - (HISTORY_MONTHS - 1) };
   const historyStart = at(firstMonth.year, firstMonth.month, 1);
-  const meetingCutoff = new Date(today.getTime() - MEETING_CUTOFF_DAYS * DAY);
 
   const identityOf = new Map<number, number>();
   for (const i of c.chatIdentities) if (!identityOf.has(i.memberId)) identityOf.set(i.memberId, i.id);
@@ -276,7 +274,8 @@ export function generateHistory(c: Pick<CountyData, "options" | "orgUnits" | "me
   const attendances: AttendanceRow[] = [];
 
   const addMeeting = (b: BranchCtx, orgUnitId: number, type: MeetingType, topic: string, plannedAt: Date, people: MemberRow[], turnout: number) => {
-    if (plannedAt >= meetingCutoff || plannedAt < historyStart) return;
+    // Only what is over: today's and later meetings are for the people trying the demo to publish.
+    if (plannedAt >= today || plannedAt < historyStart) return;
     const duration = type === "COMMITTEE" ? 60 : type === "PARTY_GROUP" ? 60 : 90;
     const opens = new Date(plannedAt.getTime() - 30 * 60_000);
     const closes = new Date(plannedAt.getTime() + duration * 60_000);
@@ -310,7 +309,7 @@ export function generateHistory(c: Pick<CountyData, "options" | "orgUnits" | "me
         const viaChat = identityId !== null && b.chatGroupId !== null && rng.chance(0.9);
         const recorded = viaChat
           ? new Date(opens.getTime() + rng.int(0, 45) * 60_000 + rng.int(0, 59) * 1000)
-          : new Date(closes.getTime() + rng.int(1, 20) * HOUR); // 补录 in the console afterwards
+          : new Date(Math.min(closes.getTime() + rng.int(1, 20) * HOUR, Math.max(closes.getTime() + 60_000, today.getTime() - 60_000))); // 补录 in the console afterwards, before today
         attendances.push({
           meetingId: id,
           memberId: m.id,
@@ -541,7 +540,8 @@ function playOut(
   const asState = (e: Omit<ComplaintEventRow, "complaintId">): StateEvent => ({ ...e, createdAt: e.createdAt });
   let state = applyEvent(null, asState(filed));
   const events = [filed];
-  const tick = (t: Date) => new Date(Math.ceil(t.getTime() / 300_000) * 300_000 + 3000);
+  // The job runs every 5 minutes; a step due just before midnight is written at the last moment of the history.
+  const tick = (t: Date) => new Date(Math.min(Math.ceil(t.getTime() / 300_000) * 300_000 + 3000, Math.max(t.getTime(), today.getTime() - 1000)));
   const system = { actorId: null, actorMemberId: null, actorIdentityId: null, channel: "jobs" };
   const nextJobStep = (s: ComplaintState): Omit<ComplaintEventRow, "complaintId"> | null => {
     const steps: Omit<ComplaintEventRow, "complaintId">[] = [];
