@@ -10,6 +10,7 @@ import { readMigrations } from "../core/db/migrate.ts";
 import { startRuntime } from "../core/runtime.ts";
 import { createLogger } from "../core/log.ts";
 import { MockWechat } from "../bot/adapters/wechaty-mock.ts";
+import { seedIfEmpty } from "../prisma/seed/load.ts";
 
 const dir = mkdtempSync(path.join(tmpdir(), "netbranch-pglite-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -67,4 +68,45 @@ describe("embedded mode", () => {
       await runtime.stop();
     }
   }, 90_000);
+
+  test("the demo's county: every seeded group is in the simulated WeChat, so the login sync loses none and each is reachable", async () => {
+    const config = loadConfig({ PGLITE_DIR: path.join(dir, "county"), API_PORT: "0", API_HOST: "127.0.0.1", SENDER_POLL_MS: "200" });
+    const wechat = new MockWechat();
+    const runtime = await startRuntime({
+      roles: ["api", "bot", "jobs"],
+      config,
+      log: createLogger("silent"),
+      bot: { puppet: wechat.puppet },
+      beforeRoles: async (ctx) => void (await seedIfEmpty(ctx.db.prisma, { members: 600, accountName: config.BOT_ACCOUNT, history: true })),
+    });
+    try {
+      const { prisma } = runtime.ctx.db;
+      const groups = await prisma.chatGroup.findMany({
+        include: { memberships: { where: { leftAt: null }, include: { identity: true } } },
+        orderBy: { id: "asc" },
+      });
+      expect(groups.length).toBeGreaterThan(250);
+      const t0 = Date.now();
+      wechat.rooms(groups.map((g) => ({ id: g.platformGroupId, topic: g.topic, members: g.memberships.map((m) => ({ id: m.identity.platformUserId, name: m.identity.displayName })) })));
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      wechat.login();
+      // The sync after login touches every group it finds (GroupAccount.lastSeenAt); wait until all were seen.
+      const deadline = Date.now() + 60_000;
+      const since = new Date(t0);
+      while ((await prisma.groupAccount.count({ where: { lastSeenAt: { gte: since } } })) < groups.length && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(await prisma.groupAccount.count({ where: { lastSeenAt: { gte: since } } })).toBe(groups.length);
+      expect(await prisma.chatGroup.count({ where: { OR: [{ lostAt: { not: null } }, { active: false }] } })).toBe(0);
+      expect((await runtime.bot!.adapter.groups()).length).toBe(groups.length);
+      // A town's cadre group and the last branch group answer a send, as a county broadcast's deliveries would.
+      for (const g of [groups.find((x) => x.kind === "CADRE" && x.orgUnitId !== 1)!, groups[groups.length - 1]]) {
+        const got = wechat.waitForBot(g.platformGroupId, (t) => t === "通知测试");
+        await runtime.bot!.adapter.send({ kind: "group", groupId: g.platformGroupId }, "通知测试");
+        await got;
+      }
+    } finally {
+      await runtime.stop();
+    }
+  }, 180_000);
 });
