@@ -71,6 +71,8 @@ export function generateOpenApiDocument(registry: OpenAPIRegistry) {
       { name: "auth", description: "干部登录 / cadre authentication" },
       { name: "miniprogram", description: "小程序 / WeChat mini-program" },
       { name: "org", description: "组织架构 / organisation tree" },
+      { name: "cadres", description: "干部账号 / cadre accounts" },
+      { name: "members", description: "党员 / members and their history" },
       { name: "accounts", description: "机器人账号 / bot accounts" },
       { name: "groups", description: "群 / chat groups" },
       { name: "meetings", description: "会议与签到 / meetings and attendance" },

@@ -188,7 +188,7 @@ const MetricsQuery = z
     unitId: PositiveId.optional().meta({ description: "只统计该单位及其下级（须在管辖范围内）；默认本人管辖范围" }),
     from: Instant("from").optional().meta({ description: "提交时间不早于（含）；默认 to 之前 30 天" }),
     to: Instant("to").optional().meta({ description: "提交时间早于（不含）；默认现在" }),
-    groupBy: z.enum(["unit", "town"], { error: "只能是 unit 或 town" }).default("unit").meta({ description: "unit 按承办单位（默认）· town 按乡镇汇总" }),
+    groupBy: z.enum(["unit", "town", "county"], { error: "只能是 unit、town 或 county" }).default("unit").meta({ description: "unit 按承办单位（默认）· town 按乡镇汇总 · county 按县汇总（市级）" }),
   })
   .refine(periodOk, { error: "from 必须早于 to", path: ["to"] });
 
@@ -339,7 +339,7 @@ const MetricsSchema = z
   .object({
     from: isoDate(),
     to: isoDate(),
-    groupBy: z.enum(["unit", "town"]),
+    groupBy: z.enum(["unit", "town", "county"]),
     units: z.array(z.object({ unitId: z.number().int(), code: z.string(), name: z.string(), kind: z.string(), ...countsFields })).meta({ description: "每个单位一行（只有数字，没有姓名）" }),
     total: CountsSchema,
   })
