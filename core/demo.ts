@@ -85,6 +85,7 @@ async function main() {
     out("");
     out(`模拟微信群「${room.topic}」（${room.members.length} 人）：`);
     const chat = new ChatView(wechat);
+    chat.homeRoomId = room.id;
     chat.speaker = { id: room.members[0].id, name: room.members[0].name, groupId: room.id, groupTopic: room.topic };
     const speaker = room.members[0];
     const reply = wechat.waitForBot(room.id, (t) => t.includes("可用命令"), REPLY_WAIT_MS);
@@ -95,7 +96,7 @@ async function main() {
     await studyScenario(runtime, wechat, room);
     await complaintScenario(wechat, room);
     await calendarScenario(wechat, room);
-    await townAdminScenario(runtime, wechat, chat, logins.town);
+    await townAdminScenario(runtime, wechat, chat, logins.town, config.BOT_ACCOUNT);
 
     if (once) {
       await checkApi(runtime.api!.url, logins);
@@ -111,9 +112,14 @@ async function main() {
     out("现在轮到您了：输入一句话，当前发言人就在群里说出来。");
     out("  以 <姓名> 身份     换一个人发言（县里任何一位党员，例如支部书记、乡镇管理员；重名时加支部名：以 王伟 桃园村 身份）");
     out("  私聊 <内容>        以当前发言人的身份私聊机器人（例如：私聊 本月报告、私聊 我的诉求）");
-    out("  在 <群名> <内容>   在当前发言人所在的另一个群里说（例如：在 城关镇党建工作群 本月报告）");
+    out("  在 <群名> <内容>   到当前发言人所在的另一个群里说（之后的话也在那里说；例如：在 城关镇党建工作群 本月报告）");
     out("  Ctrl+C 退出");
-    if (logins.secretary) out(`  试试：以 ${logins.secretary.displayName} 身份 → 三会一课；${logins.town ? `以 ${logins.town.displayName} 身份 → 私聊 本月报告` : ""}`);
+    const [asSecretary, asTown] = await Promise.all([
+      speakAsLine(runtime, logins.secretary?.memberId ?? null, config.BOT_ACCOUNT),
+      speakAsLine(runtime, logins.town?.memberId ?? null, config.BOT_ACCOUNT),
+    ]);
+    if (asSecretary) out(`  试试：${asSecretary}（支部书记）→ 三会一课`);
+    if (asTown) out(`  试试：${asTown}（乡镇管理员）→ 私聊 本月报告，或 在 ${logins.town!.unitName}党建工作群 本月报告`);
     out(`当前发言人：${speaker.name}（在「${room.topic}」）`);
     const rl = createInterface({ input: process.stdin });
     let queue = Promise.resolve();
@@ -135,6 +141,7 @@ interface Login {
   password: string;
   displayName: string;
   unitName: string;
+  memberId: number | null;
 }
 
 interface DemoLogins {
@@ -151,7 +158,7 @@ async function demoLogins(runtime: Runtime, branchId: number): Promise<DemoLogin
   const find = (where: object, password: string) =>
     prisma.cadreUser
       .findFirst({ where: { ...where, active: true }, orderBy: { id: "asc" }, include: { orgUnit: { select: { name: true } } } })
-      .then((u) => (u ? { username: u.username, password, displayName: u.displayName, unitName: u.orgUnit.name } : null));
+      .then((u) => (u ? { username: u.username, password, displayName: u.displayName, unitName: u.orgUnit.name, memberId: u.memberId } : null));
   const [county, town, secretary] = await Promise.all([
     find({ username: "county_admin" }, DEMO_PASSWORDS.county),
     find({ role: "TOWN_ADMIN", orgUnitId: townId }, DEMO_PASSWORDS.town),
@@ -182,6 +189,8 @@ interface Speaker {
  */
 class ChatView {
   speaker: Speaker | null = null;
+  /** The demo's own branch group: its lines say just 【群】. */
+  homeRoomId = "";
   private burst: { convs: Set<string>; first: string; n: number; timer: NodeJS.Timeout } | null = null;
   constructor(private readonly wechat: MockWechat) {
     wechat.onBotSaid((m) => this.show(m.conversationId, m.text));
@@ -196,7 +205,7 @@ class ChatView {
     if (this.quiet.has(conversationId)) return;
     const body = text.replace(/\n/g, "\n      ");
     const sp = this.speaker;
-    if (sp && conversationId === sp.groupId) return void out(`  【群】支部小助手：${body}`);
+    if (sp && conversationId === sp.groupId) return void out(`  【群${conversationId === this.homeRoomId ? "" : `「${sp.groupTopic}」`}】支部小助手：${body}`);
     if (!conversationId.includes("@") && (conversationId === sp?.id || this.allPrivate)) {
       return void out(`  【私聊 ${this.wechat.contactName(conversationId) ?? conversationId}】支部小助手：${body}`);
     }
@@ -240,6 +249,10 @@ class SpeakerSwitch {
     }
     const inGroup = /^在\s*(\S+)\s+(.+)$/su.exec(text);
     if (inGroup) return this.sayIn(inGroup[1], inGroup[2].trim());
+    if (!sp.groupId) {
+      out(`  （${sp.name} 不在任何群里，请用“私聊 …”）`);
+      return;
+    }
     this.wechat.say(sp.id, text, sp.groupId);
   }
 
@@ -251,6 +264,7 @@ class SpeakerSwitch {
       out(`  （${sp.name} 不在「${name}」里。${sp.name} 所在的群：${groups.map((g) => g.topic).join("、") || "无"}）`);
       return;
     }
+    if (group.id !== sp.groupId) out(`  （${sp.name} 接下来的话都在「${group.topic}」里说）`);
     out(`  【群「${group.topic}」】${sp.name}：${text}`);
     this.chat.speaker = { ...sp, groupId: group.id, groupTopic: group.topic };
     this.wechat.say(sp.id, text, group.id);
@@ -280,14 +294,15 @@ class SpeakerSwitch {
       orderBy: { id: "asc" },
       take: 50,
     });
-    const matches = where ? found.filter((m) => m.branch.name.includes(where) || (m.branch.parent?.name.includes(where) ?? false)) : found;
+    const byNumber = /^\d+$/.test(where) ? found[Number(where) - 1] : undefined;
+    const matches = byNumber ? [byNumber] : where ? found.filter((m) => m.branch.name.includes(where) || (m.branch.parent?.name.includes(where) ?? false)) : found;
     if (matches.length === 0) {
       out(found.length ? `  （没有在「${where}」的${name}。）` : `  （模拟县里没有叫「${name}」的党员（或他没有微信身份）。可以换成支部书记或乡镇管理员的名字，启动时已列出。）`);
       return;
     }
     if (matches.length > 1) {
       out(`  （有 ${matches.length} 位党员叫「${name}」，请加上支部或村名，例如：）`);
-      for (const m of matches.slice(0, 10)) out(`    以 ${name} ${m.branch.parent?.name ?? m.branch.name} 身份   ——${m.branch.name}，${roleLabel(m)}`);
+      for (const m of matches.slice(0, 10)) out(`    ${speakAsCommand(found, m)}   ——${m.branch.name}，${roleLabel(m)}`);
       if (matches.length > 10) out(`    ……等 ${matches.length} 位`);
       return;
     }
@@ -305,6 +320,30 @@ class SpeakerSwitch {
   }
 }
 
+/** What to type to speak as `m` among the people of the same name: the name, the name and village, or its number. */
+function speakAsCommand(sameName: { id: number; name: string; branch: { name: string; parent: { name: string } | null } }[], m: (typeof sameName)[number]): string {
+  if (sameName.length <= 1) return `以 ${m.name} 身份`;
+  const place = (x: (typeof sameName)[number]) => x.branch.parent?.name ?? x.branch.name;
+  if (sameName.filter((x) => place(x) === place(m)).length === 1) return `以 ${m.name} ${place(m)} 身份`;
+  return `以 ${m.name} ${sameName.findIndex((x) => x.id === m.id) + 1} 身份`;
+}
+
+/** The exact `以 … 身份` line for a seeded member (names repeat in a county of 25,000). */
+async function speakAsLine(runtime: Runtime, memberId: number | null, account: string): Promise<string | null> {
+  if (memberId == null) return null;
+  const { prisma } = runtime.ctx.db;
+  const m = await prisma.member.findUnique({ where: { id: memberId }, select: { name: true } });
+  if (!m) return null;
+  const same = await prisma.member.findMany({
+    where: { name: m.name, identities: { some: { channel: "WECHAT", scope: account } } },
+    select: { id: true, name: true, branch: { select: { name: true, parent: { select: { name: true } } } } },
+    orderBy: { id: "asc" },
+    take: 50,
+  });
+  const me = same.find((x) => x.id === memberId);
+  return me ? speakAsCommand(same, me) : null;
+}
+
 const ROLE_LABEL = { COUNTY_ADMIN: "县级管理员", TOWN_ADMIN: "乡镇管理员", BRANCH_SECRETARY: "支部书记", MEMBER: "党员" } as const;
 
 function roleLabel(m: { isSecretary: boolean; cadreUser: { role: keyof typeof ROLE_LABEL; active: boolean; orgUnit: { name: string } } | null }) {
@@ -317,7 +356,7 @@ function roleLabel(m: { isSecretary: boolean; cadreUser: { role: keyof typeof RO
  * The demo branch's town admin is a member with a chat identity too: speaking as them, 本月报告 privately gives the
  * town's month so far (the seeded history makes it more than zeros).
  */
-async function townAdminScenario(runtime: Runtime, wechat: MockWechat, chat: ChatView, town: Login | null) {
+async function townAdminScenario(runtime: Runtime, wechat: MockWechat, chat: ChatView, town: Login | null, account: string) {
   if (!town) return;
   const admin = await runtime.ctx.db.prisma.cadreUser.findUnique({
     where: { username: town.username },
@@ -326,7 +365,7 @@ async function townAdminScenario(runtime: Runtime, wechat: MockWechat, chat: Cha
   const id = admin?.member?.identities[0]?.platformUserId;
   if (!admin?.member || !id) return;
   out("");
-  out(`换一个人：以 ${admin.member.name} 身份（${town.unitName}管理员），私聊机器人查看本月报告：`);
+  out(`换一个人：${(await speakAsLine(runtime, town.memberId, account)) ?? `以 ${admin.member.name} 身份`}（${town.unitName}管理员），私聊机器人查看本月报告：`);
   const previous = chat.speaker;
   chat.speaker = { id, name: admin.member.name, groupId: "", groupTopic: "" };
   const report = wechat.waitForBot(id, (t) => t.includes("报告（截至"), REPLY_WAIT_MS);
