@@ -368,7 +368,7 @@ export function generateHistory(c: Pick<CountyData, "options" | "orgUnits" | "me
       const themeDate = Math.min(daysIn(year, month), b.themeDay + (rng.chance(0.2) ? rng.int(-2, 2) : 0));
       if (themeHeld) addMeeting(b, b.id, "THEME_DAY", THEME_TOPICS[month], at(year, month, Math.max(1, themeDate), 9, 0), b.roster, b.turnout);
       for (const g of b.groups) {
-        if (g.members.length && rng.chance(p * 0.92)) {
+        if (g.members.length && rng.chance(p * 0.88)) {
           addMeeting(b, g.id, "PARTY_GROUP", rng.pick(GROUP_TOPICS), at(year, month, rng.int(12, 25), 19, 30), g.members, b.turnout);
         }
       }
@@ -381,7 +381,7 @@ export function generateHistory(c: Pick<CountyData, "options" | "orgUnits" | "me
         const lectureAt = themeHeld ? at(year, month, Math.max(1, themeDate), 10, 40) : at(year, month, rng.int(16, 26), 15, 0);
         addMeeting(b, b.id, "PARTY_LECTURE", rng.pick(LECTURE_TOPICS), lectureAt, b.roster, b.turnout - 0.02);
       }
-      if (rng.chance(0.1)) {
+      if (rng.chance(0.08)) {
         addMeeting(b, b.id, "STUDY", rng.pick(STUDY_TOPICS), at(year, month, rng.int(13, 28), 19, 30), b.roster, b.turnout - 0.08);
       }
     }

@@ -286,7 +286,7 @@ async function load(prisma: PrismaClient, data: CountyData, opts: LoadOptions): 
         await resetSequences(tx);
         // Fresh statistics: with none, the planner guessed the report queries (the 参会率 over 250,000 attendance
         // rows) into minutes instead of milliseconds until autovacuum got round to the tables.
-        for (const step of SEED_STEPS) if (rows[step].length) await tx.$executeRawUnsafe(`ANALYZE "${TABLES[step].table}"`);
+        for (const step of SEED_STEPS) if (rows[step].length >= 1000) await tx.$executeRawUnsafe(`ANALYZE "${TABLES[step].table}"`);
         return { counts };
       },
       // 25,000 members take seconds on Postgres and longer on PGlite; the 5 s default would abort a slow machine.
