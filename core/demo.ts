@@ -191,7 +191,7 @@ class ChatView {
   speaker: Speaker | null = null;
   /** The demo's own branch group: its lines say just 【群】. */
   homeRoomId = "";
-  private burst: { convs: Set<string>; first: string; n: number; timer: NodeJS.Timeout } | null = null;
+  private burst: { started: number; first: string; firstConv: string; convs: Set<string>; n: number; timer: NodeJS.Timeout | undefined } | null = null;
   constructor(private readonly wechat: MockWechat) {
     wechat.onBotSaid((m) => this.show(m.conversationId, m.text));
   }
@@ -211,18 +211,22 @@ class ChatView {
     }
     const where = conversationId.includes("@") ? `群「${this.topic(conversationId)}」` : `私聊 ${this.wechat.contactName(conversationId) ?? conversationId}`;
     const line = `【${where}】支部小助手：${text.split("\n")[0].slice(0, 60)}`;
-    if (!this.burst) {
-      this.burst = { convs: new Set(), first: line, n: 0, timer: setTimeout(() => this.flush(), 1500) };
+    const now = Date.now();
+    if (!this.burst) this.burst = { started: now, first: line, firstConv: conversationId, convs: new Set(), n: 0, timer: undefined };
+    else {
+      this.burst.n++;
+      if (conversationId !== this.burst.firstConv) this.burst.convs.add(conversationId);
     }
-    this.burst.convs.add(conversationId);
-    this.burst.n++;
+    // A burst (a broadcast going out to every group at a few a second) ends after 2 s of quiet, or 20 s at most.
+    clearTimeout(this.burst.timer);
+    this.burst.timer = setTimeout(() => this.flush(), now - this.burst.started > 20_000 ? 0 : 2000);
   }
 
   private flush() {
     const b = this.burst;
     this.burst = null;
     if (!b) return;
-    out(`  ${b.first}${b.n > 1 ? `\n  ……另有 ${b.n - 1} 条发往 ${b.convs.size} 个群或个人` : ""}`);
+    out(`  ${b.first}${b.n ? `\n  ……另有 ${b.n} 条，发往另外 ${b.convs.size} 个群或个人` : ""}`);
   }
 
   private topic(roomId: string): string {
