@@ -21,6 +21,7 @@
 //   shown as action "example" and skipped.
 import { maskPhone } from "../complaints/view.ts";
 import ExcelJS from "exceljs";
+import { cellText, readImportSheet, type RawRow as SheetRow } from "./excel-import.ts";
 import { audit } from "../audit.ts";
 import type { Gender, MemberStatus, Prisma, PrismaClient } from "../db/index.ts";
 import { AppError, badRequest } from "../errors.ts";
@@ -31,7 +32,6 @@ type Tx = Prisma.TransactionClient | PrismaClient;
 
 export const MAX_ROWS = 5000;
 /** Rows of the file before the header that may hold a title. */
-const HEADER_SEARCH_ROWS = 5;
 /** Rows of the template with the 性别 / 党员类别 drop-downs. */
 const VALIDATED_ROWS = 1000;
 
@@ -63,7 +63,6 @@ const FIELD_LABEL = {
 
 // ───────────────────────────── errors ─────────────────────────────
 
-export const rosterFileInvalid = (status: 400 | 415, message: string) => new AppError(status, "ROSTER_FILE_INVALID", message);
 export const rosterFileMissing = () => badRequest("ROSTER_FILE_MISSING", "请选择要导入的 Excel 文件（表单字段 file）。");
 
 // ───────────────────────────── the answer ─────────────────────────────
@@ -129,32 +128,7 @@ export interface RosterImportResult {
 
 // ───────────────────────────── reading the workbook ─────────────────────────────
 
-interface RawRow {
-  row: number;
-  cells: Partial<Record<ColumnKey, unknown>>;
-}
-
-const isZip = (d: Buffer) => d.length >= 4 && d[0] === 0x50 && d[1] === 0x4b && d[2] === 0x03 && d[3] === 0x04;
-const isOle = (d: Buffer) => d.length >= 8 && d.subarray(0, 8).equals(Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]));
-
-/** A cell's value without exceljs's wrappers (rich text, hyperlinks, formulas); null when empty. */
-function plainValue(v: ExcelJS.CellValue): unknown {
-  if (v == null) return null;
-  if (v instanceof Date || typeof v === "number" || typeof v === "string" || typeof v === "boolean") return v;
-  if (typeof v === "object") {
-    if ("richText" in v && Array.isArray(v.richText)) return v.richText.map((r) => r.text).join("");
-    if ("formula" in v || "sharedFormula" in v) return plainValue((v as ExcelJS.CellFormulaValue).result as ExcelJS.CellValue);
-    if ("text" in v && typeof (v as { text: unknown }).text === "string") return (v as { text: string }).text;
-    if ("error" in v) return null;
-  }
-  return null;
-}
-
-const cellText = (v: unknown): string => {
-  if (v == null) return "";
-  if (v instanceof Date) return v.toISOString().slice(0, 10);
-  return String(v).replace(/\u00a0|\u3000/g, " ").trim();
-};
+type RawRow = SheetRow<ColumnKey>;
 
 /** "姓名*", "姓名（必填）", " 手机 号 " → the column it names, if any. */
 function columnOf(header: string): ColumnKey | undefined {
@@ -163,76 +137,21 @@ function columnOf(header: string): ColumnKey | undefined {
   return (COLUMN_ORDER.find((k) => COLUMNS[k] === h) as ColumnKey | undefined) ?? aliases[h];
 }
 
-async function readSheet(bytes: Buffer): Promise<{ sheet: string; rows: RawRow[]; ignoredColumns: string[] }> {
-  if (bytes.length === 0) throw badRequest("ROSTER_FILE_INVALID", "上传的文件是空的，请重新选择文件。");
-  if (isOle(bytes)) throw rosterFileInvalid(415, "暂不支持旧版 Excel（.xls）文件，请在 Excel 中“另存为” .xlsx 格式后再上传。");
-  if (!isZip(bytes)) throw rosterFileInvalid(415, "上传的文件不是 Excel（.xlsx）文件，请使用名单模板填写后上传。");
-  const wb = new ExcelJS.Workbook();
-  try {
-    await wb.xlsx.load(bytes as unknown as ArrayBuffer);
-  } catch {
-    throw rosterFileInvalid(400, "无法读取该 Excel 文件，文件可能已损坏，请用 Excel 打开确认后另存为 .xlsx 再上传。");
-  }
-  const ws = wb.worksheets[0];
-  if (!ws) throw rosterFileInvalid(400, "该 Excel 文件中没有工作表，请使用名单模板填写后上传。");
-
-  if (ws.actualRowCount === 0) throw badRequest("ROSTER_EMPTY", "第一个工作表是空的，请在名单模板中填写党员信息后再上传。");
-  // The header: the first row (of the first few) with a 姓名 cell.
-  let headerRow = 0;
-  const columnAt = new Map<number, ColumnKey>();
-  const ignoredColumns: string[] = [];
-  for (let r = 1; r <= Math.min(HEADER_SEARCH_ROWS, Math.max(ws.rowCount, 1)); r++) {
-    const row = ws.getRow(r);
-    const found = new Map<number, ColumnKey>();
-    const others: string[] = [];
-    row.eachCell((cell, col) => {
-      const text = cellText(plainValue(cell.value));
-      if (!text) return;
-      const key = columnOf(text);
-      if (key) found.set(col, key);
-      else others.push(text);
-    });
-    if ([...found.values()].includes("name")) {
-      headerRow = r;
-      for (const [col, key] of found) columnAt.set(col, key);
-      ignoredColumns.push(...others);
-      break;
-    }
-  }
-  const present = [...columnAt.values()];
-  const missing = REQUIRED.filter((k) => !present.includes(k)).map((k) => COLUMNS[k]);
-  if (missing.length) {
-    throw badRequest("ROSTER_HEADER_INVALID", `表头缺少必填列：${missing.join("、")}。请使用名单模板，第一行为表头（${COLUMN_ORDER.map((k) => COLUMNS[k]).join("、")}）。`, {
-      missing,
-      expected: COLUMN_ORDER.map((k) => COLUMNS[k]),
-    });
-  }
-  const repeated = present.filter((k, i) => present.indexOf(k) !== i);
-  if (repeated.length) {
-    const names = [...new Set(repeated)].map((k) => COLUMNS[k]);
-    throw badRequest("ROSTER_HEADER_INVALID", `表头中有重复的列：${names.join("、")}，请每列只保留一个。`, { duplicated: names });
-  }
-
-  const rows: RawRow[] = [];
-  for (let r = headerRow + 1; r <= ws.rowCount; r++) {
-    const row = ws.getRow(r);
-    if (!row.hasValues) continue;
-    const cells: RawRow["cells"] = {};
-    let any = false;
-    for (const [col, key] of columnAt) {
-      const v = plainValue(row.getCell(col).value);
-      if (v == null || (typeof v === "string" && cellText(v) === "")) continue;
-      cells[key] = v;
-      any = true;
-    }
-    if (!any) continue;
-    rows.push({ row: r, cells });
-    if (rows.length > MAX_ROWS) {
-      throw badRequest("ROSTER_TOO_LARGE", `一次最多导入 ${MAX_ROWS} 行，请把名单拆成几个文件分批导入。`, { maxRows: MAX_ROWS });
-    }
-  }
-  if (rows.length === 0) throw badRequest("ROSTER_EMPTY", "名单中没有党员数据，请在表头下方逐行填写后再上传。");
-  return { sheet: ws.name, rows, ignoredColumns };
+async function readSheet(bytes: Buffer) {
+  const sheet = await readImportSheet(bytes, {
+    codePrefix: "ROSTER",
+    template: "名单模板",
+    contents: "党员信息",
+    columnOf,
+    headerKey: "name",
+    titles: COLUMNS,
+    order: COLUMN_ORDER,
+    required: REQUIRED,
+    maxRows: MAX_ROWS,
+    splitHint: "请把名单拆成几个文件分批导入。",
+  });
+  if (sheet.rows.length === 0) throw badRequest("ROSTER_EMPTY", "名单中没有党员数据，请在表头下方逐行填写后再上传。");
+  return sheet;
 }
 
 // ───────────────────────────── one cell at a time ─────────────────────────────

@@ -17,6 +17,7 @@
 // - Rows whose code starts with EXAMPLE- are the template's example (only printed on its 填写说明 sheet): skipped, never
 //   imported, and listed as skippedExamples.
 import ExcelJS from "exceljs";
+import { cellText, readImportSheet, type RawRow as SheetRow } from "./excel-import.ts";
 import { audit } from "../audit.ts";
 import type { OrgKind } from "../db/generated/enums.ts";
 import type { Prisma, PrismaClient } from "../db/index.ts";
@@ -28,7 +29,6 @@ import { insertUnit, moveSubtree, TREE_LOCK, UNIT_CODE_RE, UNIT_NAME_MAX, type O
 type Tx = Prisma.TransactionClient | PrismaClient;
 
 export const TREE_MAX_ROWS = 5000;
-const HEADER_SEARCH_ROWS = 5;
 const VALIDATED_ROWS = 1000;
 export const EXAMPLE_PREFIX = "EXAMPLE-";
 
@@ -46,7 +46,6 @@ const COLUMN_ORDER = Object.keys(TREE_COLUMNS) as ColumnKey[];
 
 // ───────────────────────────── errors ─────────────────────────────
 
-const fileInvalid = (status: 400 | 415, message: string) => new AppError(status, "ORG_IMPORT_FILE_INVALID", message);
 export const treeFileMissing = () => badRequest("ORG_IMPORT_FILE_MISSING", "请选择要导入的 Excel 文件（表单字段 file）。");
 
 // ───────────────────────────── the answer ─────────────────────────────
@@ -132,31 +131,7 @@ const TYPE_CHOICES = ["县", "县级市", "区", "镇", "乡", "街道", "村", 
 
 // ───────────────────────────── reading the workbook ─────────────────────────────
 
-interface RawRow {
-  row: number;
-  cells: Partial<Record<ColumnKey, unknown>>;
-}
-
-const isZip = (d: Buffer) => d.length >= 4 && d[0] === 0x50 && d[1] === 0x4b && d[2] === 0x03 && d[3] === 0x04;
-const isOle = (d: Buffer) => d.length >= 8 && d.subarray(0, 8).equals(Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]));
-
-function plainValue(v: ExcelJS.CellValue): unknown {
-  if (v == null) return null;
-  if (v instanceof Date || typeof v === "number" || typeof v === "string" || typeof v === "boolean") return v;
-  if (typeof v === "object") {
-    if ("richText" in v && Array.isArray(v.richText)) return v.richText.map((r) => r.text).join("");
-    if ("formula" in v || "sharedFormula" in v) return plainValue((v as ExcelJS.CellFormulaValue).result as ExcelJS.CellValue);
-    if ("text" in v && typeof (v as { text: unknown }).text === "string") return (v as { text: string }).text;
-    if ("error" in v) return null;
-  }
-  return null;
-}
-
-const cellText = (v: unknown): string => {
-  if (v == null) return "";
-  if (v instanceof Date) return v.toISOString().slice(0, 10);
-  return String(v).replace(/\u00a0|\u3000/g, " ").trim();
-};
+type RawRow = SheetRow<ColumnKey>;
 
 function columnOf(header: string): ColumnKey | undefined {
   const h = header.replace(/\s+/g, "").replace(/[*＊]/g, "").replace(/[（(][^）)]*[）)]$/, "");
@@ -164,79 +139,25 @@ function columnOf(header: string): ColumnKey | undefined {
   return (COLUMN_ORDER.find((k) => TREE_COLUMNS[k].replace(/[（(][^）)]*[）)]$/, "") === h) as ColumnKey | undefined) ?? aliases[h];
 }
 
-async function readSheet(bytes: Buffer): Promise<{ sheet: string; rows: RawRow[]; ignoredColumns: string[]; skippedExamples: number[] }> {
-  if (bytes.length === 0) throw badRequest("ORG_IMPORT_FILE_INVALID", "上传的文件是空的，请重新选择文件。");
-  if (isOle(bytes)) throw fileInvalid(415, "暂不支持旧版 Excel（.xls）文件，请在 Excel 中“另存为” .xlsx 格式后再上传。");
-  if (!isZip(bytes)) throw fileInvalid(415, "上传的文件不是 Excel（.xlsx）文件，请使用组织架构模板填写后上传。");
-  const wb = new ExcelJS.Workbook();
-  try {
-    await wb.xlsx.load(bytes as unknown as ArrayBuffer);
-  } catch {
-    throw fileInvalid(400, "无法读取该 Excel 文件，文件可能已损坏，请用 Excel 打开确认后另存为 .xlsx 再上传。");
-  }
-  const ws = wb.worksheets[0];
-  if (!ws) throw fileInvalid(400, "该 Excel 文件中没有工作表，请使用组织架构模板填写后上传。");
-  if (ws.actualRowCount === 0) throw badRequest("ORG_IMPORT_EMPTY", "第一个工作表是空的，请在组织架构模板中填写单位后再上传。");
-
-  let headerRow = 0;
-  const columnAt = new Map<number, ColumnKey>();
-  const ignoredColumns: string[] = [];
-  for (let r = 1; r <= Math.min(HEADER_SEARCH_ROWS, Math.max(ws.rowCount, 1)); r++) {
-    const found = new Map<number, ColumnKey>();
-    const others: string[] = [];
-    ws.getRow(r).eachCell((cell, col) => {
-      const text = cellText(plainValue(cell.value));
-      if (!text) return;
-      const key = columnOf(text);
-      if (key) found.set(col, key);
-      else others.push(text);
-    });
-    if ([...found.values()].includes("code")) {
-      headerRow = r;
-      for (const [col, key] of found) columnAt.set(col, key);
-      ignoredColumns.push(...others);
-      break;
-    }
-  }
-  const present = [...columnAt.values()];
-  const expected = COLUMN_ORDER.map((k) => TREE_COLUMNS[k]);
-  const missing = REQUIRED.filter((k) => !present.includes(k)).map((k) => TREE_COLUMNS[k]);
-  if (missing.length) {
-    throw badRequest("ORG_IMPORT_HEADER_INVALID", `表头缺少必填列：${missing.join("、")}。请使用组织架构模板，第一行为表头（${expected.join("、")}）。`, { missing, expected });
-  }
-  const repeated = present.filter((k, i) => present.indexOf(k) !== i);
-  if (repeated.length) {
-    const names = [...new Set(repeated)].map((k) => TREE_COLUMNS[k]);
-    throw badRequest("ORG_IMPORT_HEADER_INVALID", `表头中有重复的列：${names.join("、")}，请每列只保留一个。`, { duplicated: names });
-  }
-
-  const rows: RawRow[] = [];
-  const skippedExamples: number[] = [];
-  for (let r = headerRow + 1; r <= ws.rowCount; r++) {
-    const row = ws.getRow(r);
-    if (!row.hasValues) continue;
-    const cells: RawRow["cells"] = {};
-    let any = false;
-    for (const [col, key] of columnAt) {
-      const v = plainValue(row.getCell(col).value);
-      if (v == null || (typeof v === "string" && cellText(v) === "")) continue;
-      cells[key] = v;
-      if (key !== "note") any = true;
-    }
-    if (!any) continue;
-    if (cellText(cells.code).toUpperCase().startsWith(EXAMPLE_PREFIX)) {
-      skippedExamples.push(r);
-      continue;
-    }
-    rows.push({ row: r, cells });
-    if (rows.length > TREE_MAX_ROWS) {
-      throw badRequest("ORG_IMPORT_TOO_LARGE", `一次最多导入 ${TREE_MAX_ROWS} 行，请把组织架构拆成几个文件分批导入（先导入上级单位）。`, { maxRows: TREE_MAX_ROWS });
-    }
-  }
-  if (rows.length === 0) {
+async function readSheet(bytes: Buffer) {
+  const { skipped: skippedExamples, ...sheet } = await readImportSheet(bytes, {
+    codePrefix: "ORG_IMPORT",
+    template: "组织架构模板",
+    contents: "单位",
+    columnOf,
+    headerKey: "code",
+    titles: TREE_COLUMNS,
+    order: COLUMN_ORDER,
+    required: REQUIRED,
+    maxRows: TREE_MAX_ROWS,
+    splitHint: "请把组织架构拆成几个文件分批导入（先导入上级单位）。",
+    notContent: ["note"],
+    skip: (cells) => cellText(cells.code).toUpperCase().startsWith(EXAMPLE_PREFIX),
+  });
+  if (sheet.rows.length === 0) {
     throw badRequest("ORG_IMPORT_EMPTY", skippedExamples.length ? "文件中只有模板示例行（编码以 EXAMPLE- 开头），示例不会被导入，请填写实际的单位后再上传。" : "文件中没有单位数据，请在表头下方逐行填写后再上传。");
   }
-  return { sheet: ws.name, rows, ignoredColumns, skippedExamples };
+  return { ...sheet, skippedExamples };
 }
 
 // ───────────────────────────── parsing a row ─────────────────────────────
