@@ -68,3 +68,25 @@ export const ComplaintEventKindSchema = z.enum(ComplaintEventKind).meta({
     "FILED 提交 · INFO_ADDED 补充 · CLAIMED 认领 · TRANSFERRED 转办 · REPLIED 回复 · EXTENSION_REQUESTED 申请延期 · EXTENSION_APPROVED 批准延期 · " +
     "EXTENSION_REJECTED 驳回延期 · RESOLVED 办结 · RATED 评价 · REOPENED 重办 · WITHDRAWN 撤回 · REMINDED 催办 · ESCALATED 逾期上报 · CLOSED 结案 · URGENT_SET 加急",
 });
+
+// ───────────────────────────── Excel imports (the roster, the organisation tree) ─────────────────────────────
+
+/** The one .xlsx file an import route takes (judged by its bytes in core/org/excel-import.ts). */
+export const xlsxUpload = (what: string, maxRows: number) => ({
+  fields: ["file"] as const,
+  maxFiles: 1,
+  maxFileBytes: (config: { UPLOAD_MAX_BYTES: number }) => config.UPLOAD_MAX_BYTES,
+  description: `${what} Excel 文件（.xlsx，按文件内容判断），第一个工作表，最多 ${maxRows} 行，不超过 UPLOAD_MAX_BYTES（默认 10 MB）`,
+});
+
+/** The import form: `skipInvalid` as a form field ("true"/"1") or JSON boolean. */
+export const importForm = (id: string, skipDescription: string) =>
+  z
+    .object({
+      skipInvalid: z
+        .preprocess((v) => (typeof v === "string" ? v.trim().toLowerCase() : v), z.union([z.boolean(), z.enum(["true", "false", "1", "0", ""])]))
+        .optional()
+        .transform((v) => v === true || v === "true" || v === "1")
+        .meta({ description: skipDescription }),
+    })
+    .meta({ id });

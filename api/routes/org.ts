@@ -8,9 +8,9 @@ import { importTree, previewTreeImport, TREE_MAX_ROWS, treeFileMissing, treeTemp
 import { createUnit, listChildUnits, orgTree, unitDetail, updateUnit, UNIT_NAME_MAX, type OrgActor } from "../../core/org/units.ts";
 import type { Principal } from "../../core/auth/principal.ts";
 import type { UploadedFile } from "../middleware/multipart.ts";
-import { IdParams, OrgKindSchema as OrgKind, PageQuery } from "../schemas.ts";
+import { IdParams, importForm, OrgKindSchema as OrgKind, PageQuery, xlsxUpload } from "../schemas.ts";
 import type { ApiCtx } from "../types.ts";
-import { fileResponse, type ApiRouter, type UploadSpec } from "../validate.ts";
+import { fileResponse, type ApiRouter } from "../validate.ts";
 
 const ChildUnitsPage = z
   .object({
@@ -107,22 +107,9 @@ const actorOf = (ctx: ApiCtx, p: Principal): OrgActor => ({ role: p.role, orgPat
 
 // ───────────────────────────── the tree import ─────────────────────────────
 
-const TREE_UPLOAD: UploadSpec = {
-  fields: ["file"],
-  maxFiles: 1,
-  maxFileBytes: (config) => config.UPLOAD_MAX_BYTES,
-  description: `组织架构 Excel 文件（.xlsx，按文件内容判断），第一个工作表，最多 ${TREE_MAX_ROWS} 行，不超过 UPLOAD_MAX_BYTES（默认 10 MB）`,
-};
+const TREE_UPLOAD = xlsxUpload("组织架构", TREE_MAX_ROWS);
 
-const ImportForm = z
-  .object({
-    skipInvalid: z
-      .preprocess((v) => (typeof v === "string" ? v.trim().toLowerCase() : v), z.union([z.boolean(), z.enum(["true", "false", "1", "0", ""])]))
-      .optional()
-      .transform((v) => v === true || v === "true" || v === "1")
-      .meta({ description: "true：跳过有误的行（及其下级），导入其余的行；默认 false（有误时整份不导入，409 ORG_IMPORT_HAS_ERRORS）" }),
-  })
-  .meta({ id: "OrgImportForm" });
+const ImportForm = importForm("OrgImportForm", "true：跳过有误的行（及其下级），导入其余的行；默认 false（有误时整份不导入，409 ORG_IMPORT_HAS_ERRORS）");
 
 const RowIssue = z.object({ column: z.string().meta({ example: "上级单位编码" }), message: z.string() });
 const ImportRow = z

@@ -5,26 +5,14 @@ import { XLSX_CONTENT_TYPE } from "../../core/meetings/export.ts";
 import { importRoster, MAX_ROWS, previewRosterImport, rosterFileMissing, rosterTemplate } from "../../core/org/roster-import.ts";
 import { rolesAtLeast } from "../../core/org/scope.ts";
 import type { UploadedFile } from "../middleware/multipart.ts";
-import { fileResponse, type ApiRouter, type UploadSpec } from "../validate.ts";
+import { importForm, xlsxUpload } from "../schemas.ts";
+import { fileResponse, type ApiRouter } from "../validate.ts";
 
 const SECRETARY = { roles: rolesAtLeast("BRANCH_SECRETARY") };
 
-const ROSTER_UPLOAD: UploadSpec = {
-  fields: ["file"],
-  maxFiles: 1,
-  maxFileBytes: (config) => config.UPLOAD_MAX_BYTES,
-  description: `党员名单 Excel 文件（.xlsx，按文件内容判断），第一个工作表，最多 ${MAX_ROWS} 行，不超过 UPLOAD_MAX_BYTES（默认 10 MB）`,
-};
+const ROSTER_UPLOAD = xlsxUpload("党员名单", MAX_ROWS);
 
-const ImportForm = z
-  .object({
-    skipInvalid: z
-      .preprocess((v) => (typeof v === "string" ? v.trim().toLowerCase() : v), z.union([z.boolean(), z.enum(["true", "false", "1", "0", ""])]))
-      .optional()
-      .transform((v) => v === true || v === "true" || v === "1")
-      .meta({ description: "true：跳过有误的行，导入其余的行；默认 false（有误时整份不导入，409 ROSTER_HAS_ERRORS）" }),
-  })
-  .meta({ id: "RosterImportForm" });
+const ImportForm = importForm("RosterImportForm", "true：跳过有误的行，导入其余的行；默认 false（有误时整份不导入，409 ROSTER_HAS_ERRORS）");
 
 const RowIssueSchema = z.object({ column: z.string().meta({ example: "手机号" }), message: z.string().meta({ example: "手机号“1380000”有误，请填写 11 位大陆手机号（如 13800001234），不知道可留空。" }) });
 const RowSchema = z
