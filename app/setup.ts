@@ -5,10 +5,10 @@ import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { existingRoots, rootExistsMessage, setupRoot, SetupRefused, validateSetupField, type RootKind } from "../core/admin/setup.ts";
-import { ConfigError, loadConfig } from "../core/config.ts";
+import { runCli, UsageError } from "../core/cli.ts";
+import { loadConfig } from "../core/config.ts";
 import { openDatabase } from "../core/db/index.ts";
 
-class UsageError extends Error {}
 
 const USAGE = `用法：npm run setup -- --root-name 名称 --root-code 编码 --admin 用户名 [--root-kind county|city] [--admin-name 姓名] [--add-root]
   在空数据库中创建根组织（县，或下辖多个县的市）及其第一个管理员账号（县级管理员），并显示一次性密码。
@@ -149,30 +149,8 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`${e.message}\n`);
-      process.exitCode = 2;
-    } else if (e instanceof UsageError) {
-      process.stderr.write(`${e.message}\n\n${USAGE}\n`);
-      process.exitCode = 2;
-    } else if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      process.stderr.write(`参数错误：${e.message}\n\n${USAGE}\n`);
-      process.exitCode = 2;
-    } else if (e instanceof SetupRefused) {
-      process.stderr.write(`拒绝执行：${e.message}\n${e.exitCode === 2 ? `\n${USAGE}\n` : ""}`);
-      process.exitCode = e.exitCode;
-    } else if ((e as { code?: string })?.code === "ABORT_ERR") {
-      // Ctrl+C / Ctrl+D while being asked.
-      process.stderr.write("\n已取消，未做任何修改。\n");
-      process.exitCode = 130;
-    } else {
-      process.stderr.write(`初始化失败：${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 1;
-    }
-  },
-);
+runCli(main, {
+  usage: USAGE,
+  failedPrefix: "初始化失败",
+  known: (e) => (e instanceof SetupRefused ? { message: `拒绝执行：${e.message}`, exitCode: e.exitCode, withUsage: e.exitCode === 2 } : undefined),
+});

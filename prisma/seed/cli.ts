@@ -4,12 +4,12 @@
 // makes it refuse with exit code 1, and nothing is written.
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { ConfigError, loadConfig } from "../../core/config.ts";
+import { runCli, UsageError } from "../../core/cli.ts";
+import { loadConfig } from "../../core/config.ts";
 import { openDatabase, type Database } from "../../core/db/index.ts";
 import { DEFAULT_MEMBERS, DEFAULT_SEED, DEMO_PASSWORDS, generateCounty } from "./county.ts";
 import { SEED_STEP_LABELS, SeedError, existingData, isSeeded, loadCounty, notEmptyError, type SeedStep } from "./load.ts";
 
-class UsageError extends Error {}
 
 function parseCli(argv: string[]) {
   const { values } = parseArgs({
@@ -143,28 +143,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`${e.message}\n`);
-      process.exitCode = 2;
-    } else if (e instanceof UsageError) {
-      process.stderr.write(`${e.message}\n\n${USAGE}\n`);
-      process.exitCode = 2;
-    } else if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      process.stderr.write(`参数错误：${e.message}\n\n${USAGE}\n`);
-      process.exitCode = 2;
-    } else if (e instanceof SeedError) {
-      process.stderr.write(`${e.message}\n`);
-      process.exitCode = 1;
-    } else {
-      // The message is for the operator; the stack only when asked for (LOG_LEVEL=debug).
-      const debug = process.env.LOG_LEVEL === "debug" || process.env.LOG_LEVEL === "trace";
-      process.stderr.write(`导入失败：${e instanceof Error ? (debug ? (e.stack ?? e.message) : e.message) : String(e)}\n`);
-      process.exitCode = 1;
-    }
-  },
-);
+runCli(main, { usage: USAGE, failedPrefix: "导入失败", known: (e) => (e instanceof SeedError ? { message: e.message, exitCode: 1 } : undefined) });
