@@ -5,7 +5,7 @@
 import { randomInt } from "node:crypto";
 import type { Channel, OrgUnit, Prisma, PrismaClient } from "../db/index.ts";
 import { AppError, badRequest, forbidden, notFound, serviceUnavailable, tooMany } from "../errors.ts";
-import { hasRoleAtLeast, outOfScope, pathInScope, type ScopeHolder } from "../org/scope.ts";
+import { hasRoleAtLeast, outOfScope, pathInScope, ROLE_LABEL, ROLE_RANK, type CadreRole, type ScopeHolder } from "../org/scope.ts";
 import { audit } from "../audit.ts";
 import type { Coordination } from "../coord/types.ts";
 import { adoptUnlinkedAttendance } from "../meetings/attendance.ts";
@@ -101,8 +101,35 @@ async function unitInScope(tx: Tx, holder: ScopeHolder, unitId: number) {
   return unit;
 }
 
+/** The role of the member's console login, when it is active (disabled or switched-off logins give no role in chat). */
+async function consoleRoleOf(tx: Tx, memberId: number): Promise<CadreRole | null> {
+  const u = await tx.cadreUser.findFirst({ where: { memberId, active: true, disabledAt: null }, select: { role: true } });
+  return u?.role ?? null;
+}
+
+/**
+ * Whoever redeems a code takes over its member's chat identity, and with it the role of that member's console login
+ * (core/chat/principal.ts): so a code may only name a member whose console role is strictly below the issuer's. A
+ * code without an issuer may only name members without a console login.
+ */
+async function requireMemberAllowed(tx: Tx, member: { id: number; name: string }, issuerRole: CadreRole | null) {
+  const role = await consoleRoleOf(tx, member.id);
+  if (role == null) return null;
+  if (issuerRole != null && ROLE_RANK[role] < ROLE_RANK[issuerRole]) return role;
+  throw badRequest(
+    "BIND_CODE_MEMBER_NOT_ALLOWED",
+    `“${member.name}”有管理后台账号（${ROLE_LABEL[role]}），权限不低于生成绑定码的干部，不能通过绑定码登记。请${member.name}本人用自己的账号在管理后台生成绑定码，或选择其他党员。`,
+  );
+}
+
 /** The member a code for this unit will link: given (checked against the unit), or for a branch its one secretary. */
-async function memberFor(tx: Tx, unit: OrgUnit, memberId: number | undefined) {
+async function memberFor(tx: Tx, unit: OrgUnit, memberId: number | undefined, issuerRole: CadreRole | null) {
+  const m = await memberOfUnit(tx, unit, memberId);
+  if (m) await requireMemberAllowed(tx, m, issuerRole);
+  return m;
+}
+
+async function memberOfUnit(tx: Tx, unit: OrgUnit, memberId: number | undefined) {
   if (unit.kind === "BRANCH") {
     if (memberId != null) {
       const m = await tx.member.findFirst({ where: { AND: [rosterWhere(unit), { id: memberId }] }, select: { id: true, name: true } });
@@ -132,7 +159,7 @@ export async function issueBindCode(prisma: PrismaClient, actor: BindCodeActor, 
   requireSecretary(actor);
   const unit = await unitInScope(prisma, actor, unitId);
   if (unit.kind === "PARTY_GROUP") throw badRequest("BIND_CODE_UNIT_KIND", "党小组不单独绑定群，请为其所属党支部生成绑定码。");
-  const member = await memberFor(prisma, unit, input.memberId);
+  const member = await memberFor(prisma, unit, input.memberId, actor.role);
   const expiresAt = new Date(now.getTime() + BIND_CODE_TTL_MS);
   // 31^6 codes: a clash is rare, and the unique index (not a prior lookup) is what decides it.
   for (let attempt = 0; attempt < 8; attempt++) {
@@ -229,7 +256,7 @@ export async function redeemBindCode(
   const code = normalizeBindCode(input.text);
   const wrong = () => notFound("BIND_CODE_INVALID", `绑定码“${input.text.slice(0, 20)}”不正确，请核对后重新发送（绑定码由 6 位字母和数字组成，不区分大小写）。`);
   if (!code) throw wrong();
-  const row = await tx.bindCode.findUnique({ where: { code }, include: { orgUnit: true, member: true } });
+  const row = await tx.bindCode.findUnique({ where: { code }, include: { orgUnit: true, member: true, createdBy: { select: { role: true } } } });
   if (!row) throw wrong();
   if (row.usedAt) {
     const group = row.usedGroupId != null ? await tx.chatGroup.findUnique({ where: { id: row.usedGroupId }, select: { id: true, topic: true } }) : null;
@@ -243,12 +270,15 @@ export async function redeemBindCode(
 
   // The member the code names must still be where the code was issued for.
   const member = row.member;
+  let memberConsoleRole: CadreRole | null = null;
   if (unit.kind === "BRANCH" && !member) throw new AppError(409, "BIND_CODE_MEMBER_GONE", "该绑定码对应的党员已不在名单中，请在管理后台重新生成绑定码。");
   if (member) {
     const stillThere = await tx.member.count({
       where: { id: member.id, status: { in: [...ACTIVE_STATUSES] }, ...(unit.kind === "BRANCH" ? { branchId: unit.id } : { branch: { path: { startsWith: unit.path } } }) },
     });
     if (!stillThere) throw new AppError(409, "BIND_CODE_MEMBER_GONE", `该绑定码是为“${member.name}”生成的，但${member.name}已不在「${unit.name}」的在册名单中，请在管理后台重新生成绑定码。`);
+    // Checked again now: the member may have been given a console login since the code was issued.
+    memberConsoleRole = await requireMemberAllowed(tx, member, row.createdBy?.role ?? null);
     if (p.memberId != null && p.memberId !== member.id) {
       const current = await tx.member.findUnique({ where: { id: p.memberId }, select: { name: true } });
       throw new AppError(409, "BIND_CODE_OTHER_MEMBER", `该绑定码是为“${member.name}”生成的，而您已登记为“${current?.name ?? "其他党员"}”。请由${member.name}本人发送，或在管理后台为您重新生成绑定码。`);
@@ -260,6 +290,8 @@ export async function redeemBindCode(
     throw new AppError(409, "GROUP_ALREADY_BOUND", `本群已绑定到「${group.orgUnit.name}」，不能再绑定到「${unit.name}」。如需更换，请支部书记先发送“解绑”。`);
   }
   const alreadyBound = group.orgUnitId === unit.id;
+  // Someone is speaking in it: a group a re-login had listed as lost is live.
+  if (alreadyBound && (group.lostAt || !group.active)) await tx.chatGroup.update({ where: { id: group.id }, data: { lostAt: null, active: true } });
 
   // Compare-and-set: of two redemptions racing, the second waits on the row lock and then finds usedAt set.
   const won = await tx.bindCode.updateMany({
@@ -284,10 +316,12 @@ export async function redeemBindCode(
     await adoptUnlinkedAttendance(tx, p.identityId, member.id);
     await audit(tx, { actorIdentityId: p.identityId, channel: input.channel, action: "identity.link", targetType: "ChatIdentity", targetId: p.identityId, detail: { memberId: member.id, by: "bind_code", bindCodeId: row.id, alsoLinkedIdentityId: taken?.id } });
   }
-  if (member && unit.kind === "BRANCH" && !member.isSecretary) await tx.member.update({ where: { id: member.id }, data: { isSecretary: true } });
+  // A branch code makes its member the secretary, unless a console login already gives them more than that.
+  const madeSecretary = !!member && unit.kind === "BRANCH" && !member.isSecretary && (memberConsoleRole == null || ROLE_RANK[memberConsoleRole] <= ROLE_RANK.BRANCH_SECRETARY);
+  if (madeSecretary) await tx.member.update({ where: { id: member!.id }, data: { isSecretary: true } });
 
-  // A group of this unit that a WeChat re-login lost is replaced by this one.
-  const clearedLostGroupIds = await clearLostGroups(tx, unit.id, input.channel, input.groupId);
+  // A group of this unit that a WeChat re-login lost (same platform, same name) is replaced by this one.
+  const clearedLostGroupIds = await clearLostGroups(tx, unit.id, input.channel, group);
 
   await audit(tx, {
     actorIdentityId: p.identityId,
@@ -295,7 +329,7 @@ export async function redeemBindCode(
     action: "group.bind_by_code",
     targetType: "ChatGroup",
     targetId: input.groupId,
-    detail: { bindCodeId: row.id, orgUnitId: unit.id, code: unit.code, memberId: member?.id ?? null, alreadyBound, madeSecretary: !!member && unit.kind === "BRANCH" && !member.isSecretary, clearedLostGroupIds },
+    detail: { bindCodeId: row.id, orgUnitId: unit.id, code: unit.code, memberId: member?.id ?? null, alreadyBound, madeSecretary, clearedLostGroupIds },
   });
   return { unit: { id: unit.id, code: unit.code, name: unit.name, kind: unit.kind }, member: member ? { id: member.id, name: member.name } : null, alreadyBound, clearedLostGroupIds };
 }

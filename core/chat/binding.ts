@@ -20,9 +20,13 @@ export const groupWord = (channel: string) => (channel === "QQ" ? "QQ群" : "微
 /** Town, county and city groups are cadre groups; every other bound group is a branch's (its roster's) group. */
 export const groupKindFor = (unit: Pick<OrgUnit, "kind">) => (unit.kind === "TOWN" || unit.kind === "COUNTY" || unit.kind === "CITY" ? "CADRE" : "BRANCH");
 
-/** Groups of `unitId` on this platform that a WeChat re-login lost: a newly bound group takes their place. */
-export async function clearLostGroups(tx: Tx, unitId: number, channel: Channel, exceptGroupId: number) {
-  const lost = await tx.chatGroup.findMany({ where: { orgUnitId: unitId, channel, lostAt: { not: null }, id: { not: exceptGroupId } }, select: { id: true } });
+/**
+ * Groups of `unitId` on this platform that a WeChat re-login lost and that carry the newly bound group's name: it
+ * takes their place. A lost group with another name (a unit may have several groups) stays listed as lost.
+ */
+export async function clearLostGroups(tx: Tx, unitId: number, channel: Channel, bound: { id: number; topic: string }) {
+  if (!bound.topic.trim()) return [];
+  const lost = await tx.chatGroup.findMany({ where: { orgUnitId: unitId, channel, topic: bound.topic, lostAt: { not: null }, id: { not: bound.id } }, select: { id: true } });
   if (lost.length) await tx.chatGroup.updateMany({ where: { id: { in: lost.map((g) => g.id) } }, data: { lostAt: null, active: false } });
   return lost.map((g) => g.id);
 }
@@ -60,10 +64,14 @@ export async function bindGroup(tx: Tx, p: ChatPrincipal, groupId: number, unitT
   const unit = await findUnitByCodeOrName(tx, unitText);
   if (!pathInScope(p, unit.path)) throw forbidden("OUT_OF_SCOPE", `抱歉，「${unit.name}」不在您（${ROLE_LABEL[p.role!]}）的管辖范围内。`);
   const group = await tx.chatGroup.findUniqueOrThrow({ where: { id: groupId }, include: { orgUnit: true } });
-  if (group.orgUnitId === unit.id) return { unit, already: true };
+  if (group.orgUnitId === unit.id) {
+    // Someone is speaking in it: a group a re-login had listed as lost is live.
+    if (group.lostAt || !group.active) await tx.chatGroup.update({ where: { id: groupId }, data: { lostAt: null, active: true } });
+    return { unit, already: true };
+  }
   if (group.orgUnit) throw new AppError(409, "GROUP_ALREADY_BOUND", `本群已绑定到「${group.orgUnit.name}」。如需更换，请先发送“解绑”。`);
   await tx.chatGroup.update({ where: { id: groupId }, data: { orgUnitId: unit.id, kind: groupKindFor(unit), boundAt: new Date(), boundByIdentityId: p.identityId, lostAt: null } });
-  const clearedLostGroupIds = await clearLostGroups(tx, unit.id, group.channel, groupId);
+  const clearedLostGroupIds = await clearLostGroups(tx, unit.id, group.channel, group);
   await audit(tx, { actorId: p.cadreUserId, actorIdentityId: p.identityId, channel, action: "group.bind", targetType: "ChatGroup", targetId: groupId, detail: { orgUnitId: unit.id, code: unit.code, clearedLostGroupIds } });
   return { unit, already: false };
 }
@@ -149,16 +157,24 @@ async function requireNotLinked(tx: Tx, p: SelfLinker) {
 }
 
 /** The one roster member in `where` with this name and phone ending, linked to the identity (audited). */
-async function linkSelfWithin(tx: Tx, p: SelfLinker, where: Prisma.MemberWhereInput, input: { name: string; phoneTail: string; channel: string }, messages: { none?: string } = {}) {
+async function linkSelfWithin(
+  tx: Tx,
+  p: SelfLinker,
+  where: Prisma.MemberWhereInput,
+  input: { name: string; phoneTail: string; channel: string },
+  messages: { none?: string; cadre?: string } = {},
+) {
   const matches = await tx.member.findMany({
     where: { AND: [where, { name: input.name, phone: { endsWith: input.phoneTail } }] },
-    select: { id: true, name: true, branchId: true, branch: { select: { name: true } } },
+    select: { id: true, name: true, branchId: true, isSecretary: true, branch: { select: { name: true } }, cadreUser: { select: { active: true, disabledAt: true } } },
     take: 2,
   });
   if (matches.length !== 1) {
     throw notFound("MEMBER_NOT_FOUND", matches.length === 0 ? (messages.none ?? "没有找到匹配的党员，请核对姓名和手机后四位；也可以请支部书记用“登记”为您登记。") : "名单中有重名且手机后四位相同，请联系支部书记为您登记。");
   }
-  const member = matches[0];
+  const { isSecretary, cadreUser, ...member } = matches[0];
+  // A name and four digits are easy to learn: they must not hand a stranger a secretary's or a cadre's role.
+  if (messages.cadre && (isSecretary || (cadreUser?.active && !cadreUser.disabledAt))) throw forbidden("SELF_LINK_CADRE_PRIVATE", messages.cadre);
   // Another identity on the same platform already linked to this member (a new phone, or someone else): keep both,
   // and let the audit log say so for the secretary to check.
   const taken = await tx.chatIdentity.findFirst({ where: { memberId: member.id, channel: input.channel as Channel, id: { not: p.identityId } } });
@@ -182,6 +198,7 @@ export async function selfLink(tx: Tx, p: SelfLinker, input: { groupId?: number;
   const word = groupWord(input.channel);
   return linkSelfWithin(tx, p, where, input, {
     none: `没有找到匹配的党员，请核对姓名和手机后四位。如果您所在支部的${word}还没有绑定，请支部书记先在${word}里发送“绑定 绑定码”；也可以请支部书记用“登记”为您登记。`,
+    cadre: `为安全起见，支部书记和有管理后台账号的干部不能在私聊中用“我是”登记。请在管理后台生成绑定码后，在本支部${word}里发送“绑定 绑定码”；或在支部${word}里请书记（或上级干部）用“登记”为您登记。`,
   });
 }
 

@@ -27,7 +27,17 @@ export async function touchIdentity(prisma: PrismaClient, m: ChatMessage) {
 /** Records the group, that this account reaches it, and that the sender is in it. */
 export async function touchGroup(prisma: PrismaClient, m: ChatMessage, accountId: number, senderIdentityId: number) {
   if (m.conversation.kind !== "group") throw new Error("touchGroup: not a group message");
-  const group = await groupByPlatformId(prisma, { channel: m.channel, groupId: m.conversation.groupId, topic: m.conversation.topic });
+  let group = await groupByPlatformId(prisma, { channel: m.channel, groupId: m.conversation.groupId, topic: m.conversation.topic });
+  // A message arrived: whatever a re-login had concluded, the group is live under this id.
+  if (group.lostAt) {
+    const lostAt = group.lostAt;
+    const found = group;
+    group = await prisma.$transaction(async (tx) => {
+      const row = await tx.chatGroup.update({ where: { id: found.id }, data: { lostAt: null, active: true } });
+      await audit(tx, { channel: m.channel, action: "group.found_again", targetType: "ChatGroup", targetId: found.id, detail: { lostAt: lostAt.toISOString(), orgUnitId: found.orgUnitId } });
+      return row;
+    });
+  }
   await linkAccount(prisma, group.id, accountId);
   await prisma.groupMembership.upsert({
     where: { groupId_identityId: { groupId: group.id, identityId: senderIdentityId } },
@@ -141,12 +151,15 @@ export interface ReloginOutcome {
  * wechat4u gives every room a new id at each login, so a bound group this account reached that the list no longer
  * has is looked for among the new, unbound groups of the same account: the same topic and a strongly overlapping
  * member list (display names), one candidate only. Found: the binding moves to the new row (the old one is kept,
- * inactive, for its history). Not found: the old group gets lostAt, and the console lists it for `绑定 <码>` again;
- * groups already lost are tried again at each login. QQ group numbers do not change: nothing to do there.
+ * inactive, for its history). Not found: the old group only gets lostAt (it stays active: the list may just have
+ * been incomplete), the console lists it for `绑定 <码>` again, and its next message clears it; groups already lost
+ * are tried again at each login. An empty list changes nothing. QQ group numbers do not change: nothing to do there.
  */
 export async function reconcileGroupsAfterLogin(prisma: PrismaClient, account: { id: number; channel: Channel }, seenGroupIds: string[], now: Date = new Date()): Promise<ReloginOutcome> {
   const outcome: ReloginOutcome = { moved: [], lost: [] };
   if (account.channel !== "WECHAT") return outcome;
+  // An empty list right after login is the platform not having loaded the rooms yet, not every group gone.
+  if (seenGroupIds.length === 0) return outcome;
   const missing = await prisma.groupAccount.findMany({
     where: {
       accountId: account.id,
@@ -157,9 +170,12 @@ export async function reconcileGroupsAfterLogin(prisma: PrismaClient, account: {
     orderBy: { groupId: "asc" },
   });
   for (const { active, group: old } of missing) {
-    if (active) await prisma.groupAccount.update({ where: { groupId_accountId: { groupId: old.id, accountId: account.id } }, data: { active: false } });
+    const leave = () => (active ? prisma.groupAccount.update({ where: { groupId_accountId: { groupId: old.id, accountId: account.id } }, data: { active: false } }) : null);
     // Still reached through another of our accounts (a puppet with stable ids): this account just left it.
-    if (await prisma.groupAccount.count({ where: { groupId: old.id, active: true } })) continue;
+    if (await prisma.groupAccount.count({ where: { groupId: old.id, active: true, accountId: { not: account.id } } })) {
+      await leave();
+      continue;
+    }
 
     const candidates = old.topic
       ? await prisma.chatGroup.findMany({
@@ -182,6 +198,7 @@ export async function reconcileGroupsAfterLogin(prisma: PrismaClient, account: {
         });
         if (won.count === 0) return false;
         await tx.chatGroup.update({ where: { id: old.id }, data: { active: false, lostAt: null } });
+        await tx.groupAccount.updateMany({ where: { groupId: old.id, accountId: account.id }, data: { active: false } });
         await audit(tx, { channel: "WECHAT", action: "group.rebind_after_relogin", targetType: "ChatGroup", targetId: to.id, detail: { fromGroupId: old.id, toGroupId: to.id, orgUnitId, topic: old.topic, overlap: Math.round(to.overlap * 100) / 100, accountId: account.id } });
         return true;
       });
@@ -191,8 +208,10 @@ export async function reconcileGroupsAfterLogin(prisma: PrismaClient, account: {
       }
     }
     if (old.lostAt) continue;
+    // Only listed as lost: the group stays active and reachable, so a list that was merely incomplete costs nothing
+    // (its next message or sync clears lostAt), and notices keep going to it.
     await prisma.$transaction(async (tx) => {
-      await tx.chatGroup.update({ where: { id: old.id }, data: { lostAt: now, active: false } });
+      await tx.chatGroup.update({ where: { id: old.id }, data: { lostAt: now } });
       await audit(tx, { channel: "WECHAT", action: "group.lost_after_relogin", targetType: "ChatGroup", targetId: old.id, detail: { orgUnitId, topic: old.topic, candidates: scored, accountId: account.id } });
     });
     outcome.lost.push(old.id);
