@@ -194,10 +194,13 @@ describe("status", () => {
     expectApiError(await status(probationer.id, tokens.sec2, { status: "ACTIVE", effectiveOn: "2026-4-1" }), 400, "VALIDATION_FAILED");
     expectApiError(await status(probationer.id, tokens.sec2, { status: "ACTIVE", effectiveOn: chinaDay(1) }), 400, "DATE_IN_FUTURE");
     expectApiError(await status(probationer.id, tokens.sec2, { status: "ACTIVE", effectiveOn: "2025-05-01" }), 400, "DATE_TOO_EARLY");
-    const full = ok(await status(probationer.id, tokens.sec2, { status: "ACTIVE", effectiveOn: "2026-06-01" }));
-    expect(full).toMatchObject({ status: "ACTIVE", statusLabel: "正式党员", fullMemberOn: "2026-06-01", history: [{ status: "PROBATIONARY", endedBy: "status" }] });
+    // At most 90 days back: an older date would rewrite closed months' 应到 and 参会率; the message names the earliest day.
+    const tooEarly = expectApiError(await status(probationer.id, tokens.sec2, { status: "ACTIVE", effectiveOn: chinaDay(-91) }), 400, "DATE_TOO_EARLY");
+    expect(tooEarly.message).toContain(`最早可填 ${chinaDay(-90)}`);
+    const full = ok(await status(probationer.id, tokens.sec2, { status: "ACTIVE", effectiveOn: chinaDay(-30) }));
+    expect(full).toMatchObject({ status: "ACTIVE", statusLabel: "正式党员", fullMemberOn: chinaDay(-30), history: [{ status: "PROBATIONARY", endedBy: "status" }] });
     // Nothing can be dated before the current state began.
-    expectApiError(await status(probationer.id, tokens.sec2, { status: "SUSPENDED", effectiveOn: "2026-05-01" }), 400, "DATE_BEFORE_CURRENT");
+    expectApiError(await status(probationer.id, tokens.sec2, { status: "SUSPENDED", effectiveOn: chinaDay(-40) }), 400, "DATE_BEFORE_CURRENT");
     expectApiError(await status(probationer.id, tokens.sec2, { status: "ACTIVE", effectiveOn: chinaDay() }), 400, "STATUS_UNCHANGED");
 
     // 赵六, 河西村's secretary, 停止党籍: the chat no longer treats him as a secretary, nor as a member of the branch.
@@ -260,5 +263,79 @@ describe("roster import finds a member of another branch", () => {
     const refused = ok(await upload("/api/roster/import/preview", tokens.sec1, other));
     expect(refused.rows[0]).toMatchObject({ action: "error", errors: [{ column: "所属支部" }] });
     expect(refused.rows[0].errors[0].message).toContain("乡镇管理员");
+  });
+});
+
+describe("receiving a member stays within the county", () => {
+  test("东山镇's admin cannot take in a member of another county, neither in the console nor by a roster import; the member stays where they are", async () => {
+    const prisma = ctx.db.prisma;
+    // Another county with one branch and one member (a phone of its own, so the import can only mean them).
+    const root = async (code: string, name: string, kind: "COUNTY" | "TOWN" | "VILLAGE" | "BRANCH", parent?: { id: number; path: string }) => {
+      const row = await prisma.orgUnit.create({ data: { code, name, kind, parentId: parent?.id, path: "/", depth: parent ? parent.path.split("/").length - 2 : 0 } });
+      return prisma.orgUnit.update({ where: { id: row.id }, data: { path: `${parent?.path ?? "/"}${row.id}/` } });
+    };
+    const other = await root("AMX", "邻县", "COUNTY");
+    const town = await root("AMX-T1", "北坡镇", "TOWN", other);
+    const village = await root("AMX-T1-V1", "北坡村", "VILLAGE", town);
+    const branch = await root("AMX-T1-V1-B", "北坡村党支部", "BRANCH", village);
+    const qian = await prisma.member.create({ data: { name: "郑十一", branchId: branch.id, phone: "13300007777", gender: "MALE" } });
+
+    const refused = expectApiError(await call(`/api/members/${qian.id}/transfer`, { token: tokens.town1, body: { toBranchId: county.branch1.id } }), 403, "OUT_OF_SCOPE");
+    expect(refused.message).toContain("北坡村党支部");
+    expect(refused.message).toContain("县（区）");
+    expect((await prisma.member.findUniqueOrThrow({ where: { id: qian.id } })).branchId).toBe(branch.id);
+
+    const wb = new ExcelJS.Workbook();
+    const ws = wb.addWorksheet("名单");
+    ws.addRow(["姓名", "性别", "手机号", "所属支部", "党小组", "出生年份", "入党日期", "党员类别", "职务"]);
+    ws.addRow(["郑十一", "", "13300007777", county.branch1.code, "", "", "", "", ""]);
+    const file = Buffer.from((await wb.xlsx.writeBuffer()) as ArrayBuffer);
+    const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    const upload = (path: string) => call(path, { token: tokens.town1, form: {}, photos: [{ field: "file", data: file, name: "名单.xlsx", type: XLSX }] });
+    const preview = ok(await upload("/api/roster/import/preview"));
+    expect(preview.rows[0]).toMatchObject({ action: "error", errors: [{ column: "所属支部" }] });
+    expect(preview.rows[0].errors[0].message).toContain("县（区）");
+    expectApiError(await upload("/api/roster/import"), 409, "ROSTER_HAS_ERRORS");
+    expect((await prisma.member.findUniqueOrThrow({ where: { id: qian.id } })).branchId).toBe(branch.id);
+    expect(await prisma.member.count({ where: { name: "郑十一" } })).toBe(1);
+    expect(await prisma.auditLog.count({ where: { action: "member.transfer", targetId: String(qian.id) } })).toBe(0);
+  });
+});
+
+describe("backdating a transfer", () => {
+  test("a transfer dated more than 90 days ago (or in year 1) is refused with the earliest allowed date; 60 days ago is fine", async () => {
+    const zhangsan = county.members.zhangsan.id;
+    const at = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
+    const ancient = expectApiError(await call(`/api/members/${zhangsan}/transfer`, { token: tokens.town1, body: { toBranch: units.branch3.code, effectiveAt: "0001-01-01T00:00:00+08:00" } }), 400, "DATE_TOO_EARLY");
+    expect(ancient.message).toContain(`最早可填 ${chinaDay(-90)}`);
+    expectApiError(await call(`/api/members/${zhangsan}/transfer`, { token: tokens.town1, body: { toBranch: units.branch3.code, effectiveAt: at(92) } }), 400, "DATE_TOO_EARLY");
+    expect((await ctx.db.prisma.member.findUniqueOrThrow({ where: { id: zhangsan } })).branchId).toBe(county.branch1.id);
+    const moved = ok(await call(`/api/members/${zhangsan}/transfer`, { token: tokens.town1, body: { toBranch: units.branch3.code, effectiveAt: at(60) } }));
+    expect(moved).toMatchObject({ branch: { id: units.branch3.id }, history: [{ branch: { id: county.branch1.id }, endedBy: "transfer" }] });
+  });
+});
+
+describe("leaving the roster ends a linked console login", () => {
+  test("停止党籍 disables the member's console account (token refused, no admin powers in chat), audited; restoring the member does not re-enable it", async () => {
+    const prisma = ctx.db.prisma;
+    const wu = await prisma.member.create({ data: { name: "吴九", branchId: county.branch1.id, phone: "13300008888", gender: "MALE" } });
+    const { wu: token } = await cadreTokens(ctx, "am-linked", [{ key: "wu", role: "TOWN_ADMIN", orgUnitId: county.town1.id }]);
+    const cadre = await prisma.cadreUser.update({ where: { username: "am-linked-wu" }, data: { memberId: wu.id } });
+    ok(await call("/api/members?pageSize=1", { token }));
+    const identity = await linkWechat(prisma, "wx-am", "wx_wujiu", "吴九", wu.id);
+    expect((await chatPrincipal(prisma, identity)).role).toBe("TOWN_ADMIN");
+
+    ok(await call(`/api/members/${wu.id}/status`, { token: tokens.town1, body: { status: "SUSPENDED", effectiveOn: chinaDay(-1), reason: "停止党籍" } }));
+    const after = await prisma.cadreUser.findUniqueOrThrow({ where: { id: cadre.id } });
+    expect({ active: after.active, disabled: after.disabledAt !== null, tokenVersion: after.tokenVersion }).toEqual({ active: false, disabled: true, tokenVersion: cadre.tokenVersion + 1 });
+    expect((await call("/api/members?pageSize=1", { token })).status).toBe(401);
+    expect(await chatPrincipal(prisma, identity)).toMatchObject({ role: null, cadreUserId: null, memberId: wu.id });
+    const log = await prisma.auditLog.findFirstOrThrow({ where: { action: "cadre.disabled", targetType: "CadreUser", targetId: String(cadre.id) } });
+    expect(log.detail).toMatchObject({ reason: "member_left_roster", memberId: wu.id });
+
+    // Back on the roster: a member again in chat, but the console account stays off until an admin enables it.
+    ok(await call(`/api/members/${wu.id}/status`, { token: tokens.town1, body: { status: "ACTIVE", effectiveOn: chinaDay() } }));
+    expect((await prisma.cadreUser.findUniqueOrThrow({ where: { id: cadre.id } })).active).toBe(false);
+    expect((await chatPrincipal(prisma, identity)).role).toBe("MEMBER");
   });
 });

@@ -119,7 +119,7 @@ const TransferBody = z
       .datetime({ offset: true, error: "生效时间须为带时区的 ISO 8601 时间，例如 2026-11-28T09:00:00+08:00" })
       .transform((s) => new Date(s))
       .optional()
-      .meta({ description: "生效时间，不晚于现在；默认现在" }),
+      .meta({ description: "生效时间，不晚于现在、不早于 90 天前；默认现在" }),
     reason: z.string().trim().max(200, { error: "说明最多 200 个字" }).optional(),
   }, { error: unknownKeys("可填写 toBranchId、toBranch、partyGroupId、effectiveAt、reason") })
   .refine((b) => b.toBranchId != null || b.toBranch != null, { error: "请选择转入的党支部（toBranchId 或 toBranch）", path: ["toBranchId"] })
@@ -130,7 +130,7 @@ const StatusBody = z
     status: z
       .enum(["ACTIVE", "TRANSFERRED_OUT", "DECEASED", "SUSPENDED"], { error: "状态只能是 ACTIVE（转正或恢复）、TRANSFERRED_OUT（转出）、DECEASED（去世）、SUSPENDED（停止党籍）" })
       .meta({ description: "ACTIVE 转正（预备党员）或恢复 · TRANSFERRED_OUT 转出 · DECEASED 去世 · SUSPENDED 停止党籍" }),
-    effectiveOn: Day("生效日期").meta({ description: "生效日期 YYYY-MM-DD（不晚于今天），自当天 0 点起" }),
+    effectiveOn: Day("生效日期").meta({ description: "生效日期 YYYY-MM-DD（不晚于今天、不早于 90 天前），自当天 0 点起" }),
     reason: z.string().trim().max(200, { error: "说明最多 200 个字" }).optional(),
   }, { error: unknownKeys("可填写 status、effectiveOn、reason") })
   .meta({ id: "MemberStatusChange" });
@@ -210,9 +210,9 @@ export function registerMemberRoutes(api: ApiRouter) {
     path: "/api/members/:id/transfer",
     summary: "组织关系转接 / transfer to another branch",
     description:
-      "把党员转到另一个党支部：转入支部须在管辖范围内（按编号 toBranchId，或编码、全称 toBranch）；乡镇管理员及以上也可从管辖范围外接收转入。" +
+      "把党员转到另一个党支部：转入支部须在管辖范围内（按编号 toBranchId，或编码、全称 toBranch）；乡镇管理员及以上也可从管辖范围外接收转入，但只限本县（区）内（跨县的转接由党员所在县办理，403 OUT_OF_SCOPE）。生效时间最早为 90 天前（400 DATE_TOO_EARLY）。" +
       "生效前已开的会议仍按原支部计应到和签到，之后的会议按新支部计；党员在原支部的职务（书记、委员、党小组长）随之取消。" +
-      "400：TRANSFER_SAME_BRANCH（已在该支部）、PARTY_GROUP_INVALID（党小组不属于转入支部）、MEMBER_NOT_ON_ROSTER（已转出、去世等）、DATE_IN_FUTURE、DATE_BEFORE_CURRENT、UNIT_AMBIGUOUS；404 UNIT_NOT_FOUND。支部书记及以上。",
+      "400：TRANSFER_SAME_BRANCH（已在该支部）、PARTY_GROUP_INVALID（党小组不属于转入支部）、MEMBER_NOT_ON_ROSTER（已转出、去世等）、DATE_IN_FUTURE、DATE_TOO_EARLY、DATE_BEFORE_CURRENT、UNIT_AMBIGUOUS；404 UNIT_NOT_FOUND。支部书记及以上。",
     tags: ["members"],
     auth: SECRETARY,
     params: IdParams,
@@ -235,7 +235,7 @@ export function registerMemberRoutes(api: ApiRouter) {
     summary: "党员状态变更 / 转正, 转出, 去世, 停止党籍",
     description:
       "自生效日期（不晚于今天）0 点起改变党员状态：预备党员改为 ACTIVE 即转正（记下转正日期）；TRANSFERRED_OUT 转出、DECEASED 去世、SUSPENDED 停止党籍后不再计入之后会议的应到，" +
-      "之前的会议不变；已停止党籍或已转出的可改回 ACTIVE。400：STATUS_UNCHANGED、STATUS_CHANGE_INVALID（如已去世）、DATE_INVALID（不存在的日期）、DATE_IN_FUTURE、DATE_TOO_EARLY、DATE_BEFORE_CURRENT。支部书记及以上。",
+      "之前的会议不变；已停止党籍或已转出的可改回 ACTIVE。生效日期最早为 90 天前。转出、去世、停止党籍时，该党员关联的管理后台账号随即停用（恢复党员状态不会自动启用账号）。400：STATUS_UNCHANGED、STATUS_CHANGE_INVALID（如已去世）、DATE_INVALID（不存在的日期）、DATE_IN_FUTURE、DATE_TOO_EARLY、DATE_BEFORE_CURRENT。支部书记及以上。",
     tags: ["members"],
     auth: SECRETARY,
     params: IdParams,

@@ -228,6 +228,17 @@ function checkDay(day: string, what: string, now: Date, min = "1921-07-01"): str
   return day;
 }
 
+/** How far back a transfer or status change may take effect: older changes would rewrite closed months' 应到 and 参会率. */
+export const MAX_BACKDATE_DAYS = 90;
+
+/** The earliest "YYYY-MM-DD" (Shanghai) a change may take effect on, and 400 DATE_TOO_EARLY for an earlier `day`. */
+function checkNotTooEarly(day: string, what: string, now: Date) {
+  const earliest = chinaDay(new Date(now.getTime() - MAX_BACKDATE_DAYS * 86_400_000));
+  if (day < earliest) {
+    throw badRequest("DATE_TOO_EARLY", `${what}（${day}）过早：最多只能补记 ${MAX_BACKDATE_DAYS} 天内的变更，最早可填 ${earliest}。更早的变更会改动已结束月份的应到人数和参会率。`, { earliest });
+  }
+}
+
 /** A branch the caller may put members in: active, a BRANCH, in scope. */
 async function branchInScope(tx: Tx, holder: ScopeHolder, branchId: number) {
   const unit = await tx.orgUnit.findUnique({ where: { id: branchId }, select: { id: true, code: true, name: true, kind: true, path: true, active: true } });
@@ -236,6 +247,31 @@ async function branchInScope(tx: Tx, holder: ScopeHolder, branchId: number) {
   if (unit.kind !== "BRANCH") throw badRequest("NOT_A_BRANCH", `「${unit.name}」不是党支部，党员只能属于党支部。`);
   return unit;
 }
+
+/**
+ * The subtree a cadre may receive members from (接收转入): their own subtree, and for a town admin or above the
+ * whole county they sit in (their nearest COUNTY ancestor; at a CITY, the city). Null when they may receive none
+ * from outside their own subtree. Never across counties: a member of another county is transferred by that county.
+ */
+export async function receivingRoot(tx: Tx, holder: ScopeHolder): Promise<{ path: string; name: string } | null> {
+  if (!holder.orgPath || !hasRoleAtLeast(holder, "TOWN_ADMIN")) return null;
+  const ids = holder.orgPath.split("/").filter(Boolean).map(Number);
+  const chain = await tx.orgUnit.findMany({ where: { id: { in: ids } }, select: { id: true, kind: true, path: true, name: true } });
+  const byDepth = ids.map((id) => chain.find((u) => u.id === id)).filter((u) => u !== undefined);
+  const county = [...byDepth].reverse().find((u) => u.kind === "COUNTY");
+  if (county) return { path: county.path, name: county.name };
+  const own = byDepth.at(-1);
+  return own && own.kind === "CITY" ? { path: own.path, name: own.name } : null;
+}
+
+/** The member's current branch may be received by the holder: in their subtree, or within their county (see receivingRoot). */
+export function mayReceiveFrom(holder: ScopeHolder, root: { path: string } | null, branchPath: string): boolean {
+  return pathInScope(holder, branchPath) || (root !== null && branchPath.startsWith(root.path));
+}
+
+/** 403 for a member beyond what the caller may receive, in words that say who can. */
+export const outsideCounty = (name: string, branchName: string) =>
+  forbidden("OUT_OF_SCOPE", `“${name}”目前在「${branchName}」，不在您所在县（区）的范围内，不能转入。跨县（区）的组织关系转接请由该党员所在县（区）的管理员办理。`);
 
 /** The party group, which must be an active group of `branchId` (null clears it). */
 async function groupOf(tx: Tx, branch: { id: number; name: string }, partyGroupId: number | null | undefined): Promise<number | null> {
@@ -418,8 +454,11 @@ export interface TransferInput {
 export async function transferMemberIn(tx: Prisma.TransactionClient, actor: MemberActor, id: number, input: TransferInput, now = new Date()) {
   await lockMember(tx, id);
   const m = await tx.member.findUniqueOrThrow({ where: { id }, include: { branch: { select: { id: true, code: true, name: true, path: true } } } });
-  // Receiving (接收转入) needs a town admin or above; anyone else moves only members they hold.
-  if (!pathInScope(actor, m.branch.path) && !hasRoleAtLeast(actor, "TOWN_ADMIN")) throw outOfScope();
+  // Receiving (接收转入) from outside one's subtree needs a town admin or above, and only within the same county.
+  if (!pathInScope(actor, m.branch.path)) {
+    if (!hasRoleAtLeast(actor, "TOWN_ADMIN")) throw outOfScope();
+    if (!mayReceiveFrom(actor, await receivingRoot(tx, actor), m.branch.path)) throw outsideCounty(m.name, m.branch.name);
+  }
   if (!ROSTER_STATUSES.includes(m.status)) {
     throw badRequest("MEMBER_NOT_ON_ROSTER", `“${m.name}”目前为${STATUS_LABEL[m.status]}，不在名单中，不能办理组织关系转接。如需恢复，请先更改其状态。`);
   }
@@ -434,6 +473,7 @@ export async function transferMemberIn(tx: Prisma.TransactionClient, actor: Memb
   const partyGroupId = await groupOf(tx, to, input.partyGroupId);
   const at = input.effectiveAt ?? now;
   if (at.getTime() > now.getTime() + 60_000) throw badRequest("DATE_IN_FUTURE", "转接生效时间不能晚于现在。");
+  checkNotTooEarly(chinaDay(at), "转接生效时间", now);
   checkAfterSince(m.rosterSince, at, "转接生效时间");
   await closeStint(tx, m, at, "transfer", { branchId: to.id, partyGroupId, isSecretary: false, isCommittee: false, isGroupLeader: false });
   await audit(tx, {
@@ -483,6 +523,7 @@ async function applyStatus(tx: Prisma.TransactionClient, actor: MemberActor, id:
   const label = TRANSITIONS[m.status]?.[input.status];
   if (!label) throw badRequest("STATUS_CHANGE_INVALID", `“${m.name}”目前为${STATUS_LABEL[m.status]}，不能改为${STATUS_LABEL[input.status]}。`);
   const day = checkDay(input.effectiveOn, `${label}日期`, now);
+  checkNotTooEarly(day, `${label}日期`, now);
   if (m.joinedPartyOn && day < dateOnly(m.joinedPartyOn)!) throw badRequest("DATE_TOO_EARLY", `${label}日期（${day}）不能早于入党日期（${dateOnly(m.joinedPartyOn)}）。`);
   const at = chinaMidnight(day);
   checkAfterSince(m.rosterSince, at, `${label}日期`);
@@ -496,6 +537,24 @@ async function applyStatus(tx: Prisma.TransactionClient, actor: MemberActor, id:
     targetType: "Member",
     targetId: id,
     detail: { from: m.status, to: input.status, label, effectiveOn: day, reason: input.reason ?? null },
+  });
+  // Leaving the roster (去世, 转出, 停止党籍) ends a linked console login's powers at once; coming back does not
+  // restore them on its own (an admin re-enables the account deliberately).
+  if (ROSTER_STATUSES.includes(m.status) && !ROSTER_STATUSES.includes(input.status)) await disableLinkedCadre(tx, actor, m.id, label, now);
+}
+
+async function disableLinkedCadre(tx: Prisma.TransactionClient, actor: MemberActor, memberId: number, label: string, now: Date) {
+  const cadre = await tx.cadreUser.findFirst({ where: { memberId, active: true }, select: { id: true, username: true } });
+  if (!cadre) return;
+  await tx.cadreUser.update({ where: { id: cadre.id }, data: { active: false, disabledAt: now, tokenVersion: { increment: 1 } } });
+  await audit(tx, {
+    actorId: actor.cadreUserId,
+    channel: actor.channel,
+    requestId: actor.requestId,
+    action: "cadre.disabled",
+    targetType: "CadreUser",
+    targetId: cadre.id,
+    detail: { username: cadre.username, reason: "member_left_roster", memberId, label, before: { active: true }, after: { active: false } },
   });
 }
 

@@ -26,7 +26,7 @@ import { audit } from "../audit.ts";
 import type { Gender, MemberStatus, Prisma, PrismaClient } from "../db/index.ts";
 import { AppError, badRequest } from "../errors.ts";
 import { hasRoleAtLeast, pathInScope, type ScopeHolder } from "./scope.ts";
-import { transferMemberIn } from "./members.ts";
+import { mayReceiveFrom, receivingRoot, transferMemberIn } from "./members.ts";
 
 type Tx = Prisma.TransactionClient | PrismaClient;
 
@@ -424,6 +424,7 @@ async function planRows(tx: Tx, scope: ScopeHolder, sheet: Awaited<ReturnType<ty
         orderBy: { id: "asc" },
       })
     : [];
+  const root = phoned.length ? await receivingRoot(tx, scope) : null;
   const membersByKey = new Map<string, MemberRow[]>();
   for (const m of members) {
     const k = `${m.branchId}\u0000${m.name}`;
@@ -478,6 +479,9 @@ async function planRows(tx: Tx, scope: ScopeHolder, sheet: Awaited<ReturnType<ty
           moving = there[0];
           if (!pathInScope(scope, moving.branch.path) && !hasRoleAtLeast(scope, "TOWN_ADMIN")) {
             errors.push({ column: COLUMNS.branch, message: `“${values.name}”（手机号 ${maskPhone(values.phone)}）目前在「${moving.branch.name}」，不在您的管辖范围内；组织关系转入请联系乡镇管理员办理。` });
+          } else if (!mayReceiveFrom(scope, root, moving.branch.path)) {
+            // The same rule as the console's transfer: receiving only within the caller's county.
+            errors.push({ column: COLUMNS.branch, message: `“${values.name}”（手机号 ${maskPhone(values.phone)}）目前在「${moving.branch.name}」，不在您所在县（区）的范围内，不能转入；跨县（区）的组织关系转接请由该党员所在县（区）的管理员办理。` });
           }
         }
       }
