@@ -131,6 +131,8 @@ export function normalizeError(e: unknown): AppError {
     if (err.code === "P2002") return new AppError(409, "CONFLICT", "数据已存在，不能重复创建", undefined, { cause: e });
     if (err.code === "P2025") return new AppError(404, "NOT_FOUND", "请求的内容不存在或已被删除", undefined, { cause: e });
     if (err.code === "P2003") return new AppError(409, "CONFLICT", "该数据仍被其他记录引用，无法完成操作", undefined, { cause: e });
+    // A number (usually an id) larger than its column holds: no such record can exist, and the caller sent it.
+    if (err.code === "P2020" || (err.code === "P2010" && err.meta?.driverAdapterError?.cause?.kind === "ValueOutOfRange")) return new AppError(400, "VALUE_OUT_OF_RANGE", "提交的数值超出允许范围，请检查编号等数字是否正确", undefined, { cause: e });
   }
   if (isDatabaseConnectionError(e)) return new AppError(503, "SERVICE_UNAVAILABLE", DB_UNAVAILABLE_MESSAGE, undefined, { cause: e });
 

@@ -250,11 +250,28 @@ describe("a city above counties", () => {
     const county2 = await ctx.db.prisma.orgUnit.findUniqueOrThrow({ where: { code: "ACS-C2" } });
     const res = await call("/api/admin/cadres", { token: tokens.city, body: { username: "c2_admin", displayName: "二县组织部", role: "COUNTY_ADMIN", orgUnitId: county2.id } });
     expect(res.status).toBe(201);
-    expectApiError(await call("/api/admin/cadres", { token: tokens.city, body: { username: "city2", displayName: "市里", role: "COUNTY_ADMIN", orgUnitId: city.id } }), 403, "CADRE_ROLE_NOT_ALLOWED");
-    expectApiError(await call("/api/admin/cadres", { token: tokens.county, body: { username: "c1_admin2", displayName: "县里", role: "COUNTY_ADMIN", orgUnitId: county.county.id } }), 403, "CADRE_ROLE_NOT_ALLOWED");
+    // A county administrator may not make one for another county, only the city may.
+    const county2Admin = { username: "c2_admin_b", displayName: "二县", role: "COUNTY_ADMIN", orgUnitId: county2.id };
+    expectApiError(await call("/api/admin/cadres", { token: tokens.county, body: county2Admin }), 403, "OUT_OF_SCOPE");
     // The county administrator it made cannot touch the city's.
     const c2 = await login("c2_admin", res.json.oneTimePassword);
     const c2Token = (await call("/api/auth/password", { token: c2.json.accessToken, body: { oldPassword: res.json.oneTimePassword, newPassword: "Erxian#2027" } })).json.accessToken;
     expectApiError(await call(`/api/admin/cadres/${await accountId("ac-city")}`, { method: "PATCH", token: c2Token, body: { active: false } }), 403, "OUT_OF_SCOPE");
+  });
+});
+
+describe("a second county administrator", () => {
+  test("the first creates a peer at the county itself (broadcasts need a second one to approve them), but cannot disable or reset that peer", async () => {
+    const created = await call("/api/admin/cadres", { token: tokens.county, body: { username: "c1_admin2", displayName: "县委组织部 副部长", role: "COUNTY_ADMIN", orgUnitId: county.county.id } });
+    expect(created.status).toBe(201);
+    expect(created.json.user).toMatchObject({ role: "COUNTY_ADMIN", mustChangePassword: true });
+    // Nowhere else: a county admin at a town below is still refused.
+    expectApiError(
+      await call("/api/admin/cadres", { token: tokens.county, body: { username: "c1_admin3", displayName: "镇里", role: "COUNTY_ADMIN", orgUnitId: county.town1.id } }),
+      403,
+      "CADRE_ROLE_NOT_ALLOWED",
+    );
+    expectApiError(await call(`/api/admin/cadres/${created.json.user.id}`, { method: "PATCH", token: tokens.county, body: { active: false } }), 403, "CADRE_ROLE_NOT_ALLOWED");
+    expectApiError(await call(`/api/admin/cadres/${created.json.user.id}/reset-password`, { method: "POST", token: tokens.county }), 403, "CADRE_ROLE_NOT_ALLOWED");
   });
 });

@@ -158,10 +158,15 @@ interface UnitRef {
   active: boolean;
 }
 
-/** May `actor` hold power over an account of `role` at `unit`? (Strictly lower rank, or the CITY exception.) */
-async function outranks(tx: Tx, actor: CadreActor, role: CadreRole, unit: UnitRef): Promise<boolean> {
+/**
+ * May `actor` hold power over an account of `role` at `unit`? Strictly lower rank, or the CITY exception; and, for
+ * creating only, a county admin's peer at their own unit: county broadcasts need a second county admin to approve
+ * them, and nobody else could create one.
+ */
+async function outranks(tx: Tx, actor: CadreActor, role: CadreRole, unit: UnitRef, purpose: "create" | "manage" = "manage"): Promise<boolean> {
   const mine = ROLE_RANK[actor.role!];
   if (ROLE_RANK[role] < mine) return true;
+  if (purpose === "create" && actor.role === "COUNTY_ADMIN" && role === "COUNTY_ADMIN" && unit.path === actor.orgPath) return true;
   if (actor.role !== "COUNTY_ADMIN" || role !== "COUNTY_ADMIN" || unit.path === actor.orgPath) return false;
   if (!actor.orgPath || !unit.path.startsWith(actor.orgPath)) return false;
   const own = await tx.orgUnit.findFirst({ where: { path: actor.orgPath }, select: { kind: true } });
@@ -245,7 +250,7 @@ export async function createCadre(db: Database, actor: CadreActor, input: CadreC
   try {
     const user = await db.prisma.$transaction(async (tx) => {
       const unit = await loadUnit(tx, actor, input.orgUnitId);
-      if (!(await outranks(tx, actor, input.role, unit))) throw roleNotAllowed(actor, input.role);
+      if (!(await outranks(tx, actor, input.role, unit, "create"))) throw roleNotAllowed(actor, input.role);
       checkRoleFitsUnit(input.role, unit.kind);
       if (input.memberId != null) await checkMember(tx, actor, input.memberId, null);
       await checkUsernameFree(tx, username);
