@@ -191,15 +191,16 @@ describe("deactivating", () => {
     const children = await prisma.orgUnit.count({ where: { parentId: county.branch1.id, active: true } });
 
     const e = expectError(await patch(tokens.town1, county.branch1.id, { active: false }), 409, "UNIT_NOT_EMPTY");
-    expect(e.message).toContain(`还有 ${children} 个下级单位、${members} 名党员、1 个群、1 件未办结诉求`);
-    expect(e.left).toEqual({ children, members, groups: 1, openComplaints: 1 });
+    // The branch's two console accounts (sec1, member1) are counted too.
+    expect(e.message).toContain(`还有 ${children} 个下级单位、${members} 名党员、1 个群、1 件未办结诉求、2 个干部账号`);
+    expect(e.left).toEqual({ children, members, groups: 1, openComplaints: 1, cadres: 2 });
     const v = expectError(await patch(tokens.town1, (await prisma.orgUnit.findUniqueOrThrow({ where: { code: "OGC-T1-V1" } })).id, { active: false }), 409, "UNIT_NOT_EMPTY");
     expect(v.message).toContain("还有 1 个下级单位");
     expect((await prisma.orgUnit.findUniqueOrThrow({ where: { id: county.branch1.id } })).active).toBe(true);
 
     // The detail shows the same counts.
     const d = await call(`/api/org/units/${county.branch1.id}`, { token: tokens.sec1 });
-    expect(d.json.counts).toEqual({ children, members, groups: 1, openComplaints: 1 });
+    expect(d.json.counts).toEqual({ children, members, groups: 1, openComplaints: 1, cadres: 2 });
 
     // An empty unit goes; it leaves the tree but can still be read and re-activated.
     const empty = await post(tokens.town1, { parentId: county.town1.id, kind: "VILLAGE", name: "空村", code: "OGC-T1-V7" });
@@ -218,6 +219,50 @@ describe("deactivating", () => {
     expect((await prisma.orgUnit.findUniqueOrThrow({ where: { id: empty.json.id } })).deactivatedAt).toBeNull();
     // Nobody deactivates the unit their own login hangs on.
     expectError(await patch(tokens.town2, town2.id, { active: false }), 403, "UNIT_IS_OWN");
+  });
+});
+
+describe("what a unit change must not orphan", () => {
+  test("a village with nothing but two active console accounts is not deactivated; the message names them; once they are disabled it goes", async () => {
+    const prisma = ctx.db.prisma;
+    const village = await post(tokens.town1, { parentId: county.town1.id, kind: "VILLAGE", name: "柳树村", code: "OGC-T1-V8" });
+    expect(village.status).toBe(201);
+    await cadreTokens(ctx, "og-v8", [
+      { key: "a", role: "BRANCH_SECRETARY", orgUnitId: village.json.id },
+      { key: "b", role: "MEMBER", orgUnitId: village.json.id },
+    ]);
+    const e = expectError(await patch(tokens.town1, village.json.id, { active: false }), 409, "UNIT_NOT_EMPTY");
+    expect(e.message).toContain("还有 2 个干部账号");
+    expect(e.message).toContain("og-v8-a");
+    expect(e.message).toContain("og-v8-b");
+    expect(e.left).toMatchObject({ children: 0, members: 0, cadres: 2 });
+    expect((await prisma.orgUnit.findUniqueOrThrow({ where: { id: village.json.id } })).active).toBe(true);
+
+    await prisma.cadreUser.updateMany({ where: { username: { in: ["og-v8-a", "og-v8-b"] } }, data: { active: false, disabledAt: new Date() } });
+    const off = await patch(tokens.town1, village.json.id, { active: false });
+    expect(off.status).toBe(200);
+    expect(off.json.active).toBe(false);
+  });
+
+  test("a party group with current members is not moved to another branch (its members would be split from it); once emptied it moves", async () => {
+    const prisma = ctx.db.prisma;
+    const group = await post(tokens.sec1, { parentId: county.branch1.id, kind: "PARTY_GROUP", name: "搬迁党小组", code: "OGC-T1-V1-B-G9" });
+    expect(group.status).toBe(201);
+    await prisma.member.update({ where: { id: county.members.lisi.id }, data: { partyGroupId: group.json.id } });
+
+    const e = expectError(await patch(tokens.county, group.json.id, { parentId: county.branch2.id }), 409, "UNIT_NOT_EMPTY");
+    expect(e.message).toContain("1 名党员");
+    expect(e.message).toContain("党小组");
+    const unit = await prisma.orgUnit.findUniqueOrThrow({ where: { id: group.json.id } });
+    expect(unit.parentId).toBe(county.branch1.id);
+    const lisi = await prisma.member.findUniqueOrThrow({ where: { id: county.members.lisi.id } });
+    expect({ branchId: lisi.branchId, partyGroupId: lisi.partyGroupId }).toEqual({ branchId: county.branch1.id, partyGroupId: group.json.id });
+
+    // Reassigned within the branch (不分党小组): the group is empty and may move.
+    await prisma.member.update({ where: { id: county.members.lisi.id }, data: { partyGroupId: null } });
+    const moved = await patch(tokens.county, group.json.id, { parentId: county.branch2.id });
+    expect(moved.status).toBe(200);
+    expect(moved.json).toMatchObject({ parentId: county.branch2.id });
   });
 });
 

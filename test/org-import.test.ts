@@ -205,6 +205,25 @@ describe("org tree import", () => {
     expect((await byCode("OIC-T3-V1"))!.parentId).toBe((await byCode("OIC-T3"))!.id);
   });
 
+  test("a party group with current members is not moved to another branch by import: an error row in the preview, nothing written; once emptied it moves", async () => {
+    const prisma = ctx.db.prisma;
+    const group = (await byCode("OIC-T3-V1-B-G1"))!;
+    const branch = (await byCode("OIC-T3-V1-B"))!;
+    const member = await prisma.member.create({ data: { name: "冯一", branchId: branch.id, partyGroupId: group.id, phone: "13300006666", gender: "MALE" } });
+    const file = await workbook([["OIC-T3-V1-B-G1", "第一党小组", "党小组", "OIC-T3-CY1", "", "划到产业党支部"]]);
+
+    const p = await preview(tokens.county, file);
+    expect(p.json.rows[0]).toMatchObject({ action: "error", errors: [{ column: "上级单位编码", message: expect.stringContaining("1 名党员") }] });
+    expectError(await commit(tokens.county, file), 409, "ORG_IMPORT_HAS_ERRORS");
+    expect((await byCode("OIC-T3-V1-B-G1"))!.parentId).toBe(branch.id);
+    expect(await prisma.member.findUniqueOrThrow({ where: { id: member.id } })).toMatchObject({ branchId: branch.id, partyGroupId: group.id });
+
+    // Reassigned within the branch (不分党小组): the empty group moves.
+    await prisma.member.update({ where: { id: member.id }, data: { partyGroupId: null } });
+    expect((await commit(tokens.county, file)).json).toMatchObject({ updated: 1 });
+    expect((await byCode("OIC-T3-V1-B-G1"))!.parentId).toBe((await byCode("OIC-T3-CY1"))!.id);
+  });
+
   test("scope, kinds and cycles: rows outside the caller's town, kinds that do not fit and parent cycles are errors with reasons", async () => {
     const before = await unitCount();
     const res = await preview(

@@ -53,6 +53,7 @@ const LeftCounts = z
     members: z.number().int().meta({ description: "在册党员（正式、预备；作为所属支部或党小组）" }),
     groups: z.number().int().meta({ description: "绑定的群" }),
     openComplaints: z.number().int().meta({ description: "未办结的诉求" }),
+    cadres: z.number().int().meta({ description: "该单位的在用干部账号" }),
   })
   .meta({ id: "OrgUnitCounts" });
 
@@ -227,7 +228,7 @@ export function registerOrgRoutes(api: ApiRouter) {
     summary: "修改单位 / rename, move, deactivate an org unit",
     description:
       "改名、改编码、移动（parentId：整个子树随之移动；不能移到自身或其下级之下）、改类别、改联合党委涵盖的村、撤销（active=false）或恢复（active=true）。" +
-      "撤销时如还有下级单位、在册党员、绑定的群或未办结诉求，返回 409 UNIT_NOT_EMPTY，信息中写明还剩什么，details.left 附各项数量。记入审计日志（修改前后）。",
+      "撤销时如还有下级单位、在册党员、绑定的群或未办结诉求，返回 409 UNIT_NOT_EMPTY，信息中写明还剩什么，details.left 附各项数量。该单位还有在用的干部账号时同样拒绝，并列出这些账号（details.cadres）。有在册党员的党小组不能移到其他党支部（409 UNIT_NOT_EMPTY）。记入审计日志（修改前后）。",
     tags: ["org"],
     auth: { roles: rolesAtLeast("BRANCH_SECRETARY") },
     params: IdParams,

@@ -375,6 +375,21 @@ async function planRows(tx: Tx, scope: ScopeHolder, sheet: Awaited<ReturnType<ty
     if (cycle) err(r, "parentCode", "上级单位关系构成循环（单位不能挂在它自己的下级之下），请核对上级单位编码。");
   }
 
+  // A party group's members belong to its branch: a group with current members cannot move to another branch
+  // (the same rule as the console's unit edit).
+  const movingGroups = rows.filter((r) => r.existing?.kind === "PARTY_GROUP" && r.values.parentCode != null && r.values.parentCode !== r.existing.parent?.code);
+  if (movingGroups.length) {
+    const counts = await tx.member.groupBy({
+      by: ["partyGroupId"],
+      where: { partyGroupId: { in: movingGroups.map((r) => r.existing!.id) }, status: { in: ["ACTIVE", "PROBATIONARY"] } },
+      _count: { _all: true },
+    });
+    for (const r of movingGroups) {
+      const n = counts.find((c) => c.partyGroupId === r.existing!.id)?._count._all ?? 0;
+      if (n) err(r, "parentCode", `党小组“${r.existing!.name}”还有 ${n} 名党员，不能移到其他党支部。请先将这些党员调整到本支部的其他党小组（或不分党小组），或办理组织关系转接后再移动。`);
+    }
+  }
+
   // Placement, parents first; a row under a failed row fails too.
   const settle = (r: PlannedRow, stack: Set<PlannedRow>): boolean => {
     if (r.done) return !r.failed;

@@ -148,6 +148,8 @@ export interface LeftInUnit {
   members: number;
   groups: number;
   openComplaints: number;
+  /** Active console accounts held on the unit (they would otherwise keep powers over a unit that no longer exists). */
+  cadres: number;
 }
 
 /** What still hangs on a unit: active children, current members (as branch or party group), bound groups, open tickets. */
@@ -157,7 +159,24 @@ export async function leftInUnit(tx: Tx, id: number): Promise<LeftInUnit> {
   const members = await tx.member.count({ where: { status: { in: ["ACTIVE", "PROBATIONARY"] }, OR: [{ branchId: id }, { partyGroupId: id }] } });
   const groups = await tx.chatGroup.count({ where: { orgUnitId: id, active: true } });
   const openComplaints = await tx.complaint.count({ where: { orgUnitId: id, status: { in: [...OPEN_STATUSES] } } });
-  return { children, members, groups, openComplaints };
+  const cadres = await tx.cadreUser.count({ where: { orgUnitId: id, active: true } });
+  return { children, members, groups, openComplaints, cadres };
+}
+
+/**
+ * A party group's members belong to its branch (Member.branchId): moving a group that still has current members to
+ * another branch would leave them in one branch and their group in another. 409 until they are moved or reassigned.
+ */
+export async function refuseMovingPeopledGroup(tx: Tx, group: { id: number; name: string }) {
+  const members = await tx.member.count({ where: { partyGroupId: group.id, status: { in: ["ACTIVE", "PROBATIONARY"] } } });
+  if (members) {
+    throw new AppError(
+      409,
+      "UNIT_NOT_EMPTY",
+      `党小组“${group.name}”还有 ${members} 名党员，不能移到其他党支部。请先将这些党员调整到本支部的其他党小组（或不分党小组），或办理组织关系转接后再移动。`,
+      { left: { members } },
+    );
+  }
 }
 
 export interface OrgUnitDetail extends OrgUnitNode {
@@ -250,6 +269,7 @@ export function leftText(left: LeftInUnit): string {
     left.members ? `${left.members} 名党员` : "",
     left.groups ? `${left.groups} 个群` : "",
     left.openComplaints ? `${left.openComplaints} 件未办结诉求` : "",
+    left.cadres ? `${left.cadres} 个干部账号` : "",
   ].filter(Boolean);
   return `还有 ${parts.join("、")}`;
 }
@@ -349,6 +369,7 @@ export async function updateUnit(prisma: PrismaClient, actor: OrgActor, id: numb
         parent = await unitInScope(tx, actor, patch.parentId!);
         if (!parent.active) throw badRequest("UNIT_PARENT_INACTIVE", `上级单位“${parent.name}”已撤销，不能移到其下。`);
         if (parent.path.startsWith(unit.path)) throw badRequest("UNIT_MOVE_INVALID", "不能把单位移到它自己的下级单位之下。");
+        if (unit.kind === "PARTY_GROUP") await refuseMovingPeopledGroup(tx, unit);
       }
       if (parent && (moving || data.category !== undefined)) {
         const problem = placementProblem(parent, unit.kind, category);
@@ -361,8 +382,17 @@ export async function updateUnit(prisma: PrismaClient, actor: OrgActor, id: numb
       if (patch.active === false && unit.active) {
         if (actor.orgPath === unit.path) throw forbidden("UNIT_IS_OWN", "不能撤销您本人账号所在的单位，请由上级管理员操作。");
         const left = await leftInUnit(tx, unit.id);
-        if (left.children || left.members || left.groups || left.openComplaints) {
-          throw new AppError(409, "UNIT_NOT_EMPTY", `“${unit.name}”${leftText(left)}，暂不能撤销。请先调整或撤销下级单位、转出党员、解绑群并办结诉求。`, { left });
+        if (left.children || left.members || left.groups || left.openComplaints || left.cadres) {
+          const cadres = left.cadres
+            ? await tx.cadreUser.findMany({ where: { orgUnitId: unit.id, active: true }, select: { id: true, username: true, displayName: true }, orderBy: { id: "asc" } })
+            : [];
+          const who = cadres.length ? `（干部账号：${cadres.map((c) => `${c.displayName}（${c.username}）`).join("、")}）` : "";
+          throw new AppError(
+            409,
+            "UNIT_NOT_EMPTY",
+            `“${unit.name}”${leftText(left)}${who}，暂不能撤销。请先调整或撤销下级单位、转出党员、解绑群、办结诉求，并停用或调整这些干部账号。`,
+            { left, cadres },
+          );
         }
         data.active = false;
         data.deactivatedAt = new Date();
