@@ -8,8 +8,8 @@ import type { CadreRole } from "../core/db/generated/enums.ts";
 import { ROLE_LABEL, hasRoleAtLeast } from "../core/org/scope.ts";
 import { badRequest } from "../core/errors.ts";
 import { bindGroup, consumeSelfLinkAttempt, findUnitByCodeOrName, KIND_LABEL, linkIdentity, parseSelfLink, rosterReport, selfLink, unbindGroup } from "../core/chat/binding.ts";
-import { consumeBindCodeAttempt, isKnownBindCode, redeemBindCode, redeemedText } from "../core/chat/bind-codes.ts";
-import { isAppError } from "../core/errors.ts";
+import { bindCodeToRevoke, consumeBindCodeAttempt, isKnownBindCode, redeemBindCode, redeemedText, revokeRefusedBindCode } from "../core/chat/bind-codes.ts";
+import { AppError, isAppError } from "../core/errors.ts";
 import { identityScope } from "../core/chat/registry.ts";
 import { meetingCommands } from "./meeting-commands.ts";
 import { complaintCommands } from "./complaint-commands.ts";
@@ -170,7 +170,17 @@ const bindByCodeCommand: CommandSpec = {
     if (hasRoleAtLeast(c.principal, "BRANCH_SECRETARY") && !(await isKnownBindCode(c.tx, c.args)) && (await unitNamed(c))) return bindCommand.handler(c, table);
     // Every try counts, right or wrong: past the limit even the right code waits, so guessing does not pay.
     await consumeBindCodeAttempt(c.app.coord, c.message.channel, c.identity.id, c.group!.id);
-    const r = await redeemBindCode(c.tx, c.principal, { text: c.args, groupId: c.group!.id, channel: c.message.channel });
+    let r;
+    try {
+      r = await redeemBindCode(c.tx, c.principal, { text: c.args, groupId: c.group!.id, channel: c.message.channel });
+    } catch (e) {
+      // A valid code shown in a chat and refused must not stay usable by whoever saw it. Its own transaction: this
+      // command's rolls back with the refusal (the refusals marked happen before the code's row is locked).
+      const id = bindCodeToRevoke(e);
+      if (id == null || !isAppError(e)) throw e;
+      const revoked = await revokeRefusedBindCode(c.app.db.prisma, id, { identityId: c.identity.id, channel: c.message.channel, refusal: e.code });
+      throw revoked ? new AppError(e.status, e.code, `${e.message}\n该绑定码已作废，请在管理后台重新生成。`, e.details) : e;
+    }
     return [{ text: redeemedText(r, c.message.channel) }];
   },
 };

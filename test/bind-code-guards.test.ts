@@ -2,7 +2,7 @@
 // live group from notices. Real PostgreSQL through the core functions the bot and the API call.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import type { Channel } from "../core/db/index.ts";
-import { issueBindCode, redeemBindCode, type BindCodeActor } from "../core/chat/bind-codes.ts";
+import { bindCodeToRevoke, issueBindCode, redeemBindCode, revokeRefusedBindCode, type BindCodeActor } from "../core/chat/bind-codes.ts";
 import { bindGroup, selfLink } from "../core/chat/binding.ts";
 import { chatPrincipal } from "../core/chat/principal.ts";
 import { reconcileGroupsAfterLogin, touchGroup } from "../core/chat/registry.ts";
@@ -195,5 +195,26 @@ describe("binding a new group clears only the lost group it replaces", () => {
     expect(r.clearedLostGroupIds).toEqual([same.id]);
     const rows = await prisma().chatGroup.findMany({ where: { id: { in: [same.id, otherName.id, otherPlatform.id] } }, orderBy: { id: "asc" } });
     expect(rows.map((g) => g.lostAt == null)).toEqual([true, false, false]);
+  });
+});
+
+describe("a valid code refused in chat is revoked", () => {
+  test("its member left the roster, or the sender is someone else: the refusal names the code to revoke, and revoking it is audited once", async () => {
+    const m = await member("蒋党员", county.branch1.id, "13011110008");
+    const code = await issueBindCode(prisma(), actors.town1, county.branch1.id, { memberId: m.id });
+    await prisma().member.update({ where: { id: m.id }, data: { status: "TRANSFERRED_OUT" } });
+    const who = await stranger();
+    const err = await redeem(who.id, code.code, (await freshGroup("WECHAT", "蒋家群")).id).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "BIND_CODE_MEMBER_GONE" });
+    expect(bindCodeToRevoke(err)).toBe(code.id);
+    expect(await revokeRefusedBindCode(prisma(), code.id, { identityId: who.id, channel: "WECHAT", refusal: "BIND_CODE_MEMBER_GONE" })).toBe(true);
+    expect(await revokeRefusedBindCode(prisma(), code.id, { identityId: who.id, channel: "WECHAT", refusal: "BIND_CODE_MEMBER_GONE" })).toBe(false);
+    expect((await prisma().bindCode.findUniqueOrThrow({ where: { id: code.id } })).revokedAt).not.toBeNull();
+    expect(await prisma().auditLog.findMany({ where: { action: "bind_code.revoke", targetId: String(code.id) } })).toEqual([
+      expect.objectContaining({ actorIdentityId: who.id, detail: expect.objectContaining({ reason: "refused_in_chat" }) }),
+    ]);
+
+    // A wrong code is not anybody's to revoke.
+    expect(bindCodeToRevoke(await redeem(who.id, "ZZZZZZ", (await freshGroup("WECHAT", "错码群")).id).catch((e: unknown) => e))).toBeUndefined();
   });
 });

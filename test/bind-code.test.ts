@@ -215,11 +215,21 @@ describe("a fresh WeChat group comes online with 绑定 <码>", () => {
     expectApiError(await call(`/api/bind-codes/${used.id}/revoke`, { token: tokens.sec1, method: "POST" }), 409, "BIND_CODE_USED");
   });
 
-  test("a code for another unit, sent in a group already bound, is refused and stays unused", async () => {
+  test("a code for another unit, sent in a group already bound, is refused and revoked: everyone there has seen it", async () => {
     const other = await issue(county.branch2.id, {}, tokens.county);
-    expect(await sayWx(wechat, "wx_zhangsan", `绑定 ${other.code}`, ROOM)).toContain("本群已绑定到「李家庄村党支部」，不能再绑定到「河西村党支部」");
+    const reply = await sayWx(wechat, "wx_zhangsan", `绑定 ${other.code}`, ROOM);
+    expect(reply).toContain("本群已绑定到「李家庄村党支部」，不能再绑定到「河西村党支部」");
+    expect(reply).toContain("该绑定码已作废，请在管理后台重新生成");
     expect((await groupRow("WECHAT", ROOM)).orgUnitId).toBe(county.branch1.id);
-    expect((await ctx.db.prisma.bindCode.findUniqueOrThrow({ where: { id: other.id } })).usedAt).toBeNull();
+    expect(await ctx.db.prisma.bindCode.findUniqueOrThrow({ where: { id: other.id } })).toMatchObject({ usedAt: null, revokedAt: expect.any(Date) });
+    const zhangsan = await ctx.db.prisma.chatIdentity.findFirstOrThrow({ where: { platformUserId: "wx_zhangsan" } });
+    expect(await ctx.db.prisma.auditLog.findFirst({ where: { action: "bind_code.revoke", targetId: String(other.id) } })).toMatchObject({
+      actorIdentityId: zhangsan.id,
+      detail: expect.objectContaining({ reason: "refused_in_chat", refusal: "GROUP_ALREADY_BOUND" }),
+    });
+    // Whoever saw it cannot use it elsewhere.
+    expect(await sayWx(wechat, "wx_zhoujiu", `绑定 ${other.code}`, NEWB)).toContain("该绑定码已作废");
+    expect((await groupRow("WECHAT", NEWB)).orgUnitId).toBe(units.b4);
     expect((await ctx.db.prisma.chatIdentity.findFirstOrThrow({ where: { platformUserId: "wx_zhangsan" } })).memberId).toBeNull();
   });
 

@@ -232,6 +232,25 @@ export async function consumeBindCodeAttempt(coord: Pick<Coordination, "rateLimi
   await consumeTry(coord, "bind-code:group", BIND_CODE_GROUP_LIMIT, `${channel}:${groupId}`);
 }
 
+/**
+ * Refusals after which a code that was shown in a chat must not stay usable by whoever saw it: the error, and the id
+ * of the code to revoke (revokeRefusedBindCode, in its own transaction since the command's rolls back).
+ */
+const refusedCodes = new WeakMap<AppError, number>();
+const refusing = (e: AppError, bindCodeId: number) => (refusedCodes.set(e, bindCodeId), e);
+export const bindCodeToRevoke = (e: unknown): number | undefined => (e instanceof AppError ? refusedCodes.get(e) : undefined);
+
+/** Revokes a code refused in chat (audited `bind_code.revoke`, reason refused_in_chat); false when already used or revoked. */
+export async function revokeRefusedBindCode(prisma: PrismaClient, bindCodeId: number, by: { identityId: number; channel: Channel; refusal: string }, now: Date = new Date()) {
+  return prisma.$transaction(async (tx) => {
+    const won = await tx.bindCode.updateMany({ where: { id: bindCodeId, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
+    if (won.count === 0) return false;
+    const row = await tx.bindCode.findUniqueOrThrow({ where: { id: bindCodeId }, select: { orgUnitId: true } });
+    await audit(tx, { actorIdentityId: by.identityId, channel: by.channel, action: "bind_code.revoke", targetType: "BindCode", targetId: bindCodeId, detail: { orgUnitId: row.orgUnitId, reason: "refused_in_chat", refusal: by.refusal } });
+    return true;
+  });
+}
+
 export interface Redeemed {
   unit: Pick<OrgUnit, "id" | "code" | "name" | "kind">;
   member: { id: number; name: string } | null;
@@ -271,23 +290,25 @@ export async function redeemBindCode(
   // The member the code names must still be where the code was issued for.
   const member = row.member;
   let memberConsoleRole: CadreRole | null = null;
-  if (unit.kind === "BRANCH" && !member) throw new AppError(409, "BIND_CODE_MEMBER_GONE", "该绑定码对应的党员已不在名单中，请在管理后台重新生成绑定码。");
+  if (unit.kind === "BRANCH" && !member) throw refusing(new AppError(409, "BIND_CODE_MEMBER_GONE", "该绑定码对应的党员已不在名单中，请在管理后台重新生成绑定码。"), row.id);
   if (member) {
     const stillThere = await tx.member.count({
       where: { id: member.id, status: { in: [...ACTIVE_STATUSES] }, ...(unit.kind === "BRANCH" ? { branchId: unit.id } : { branch: { path: { startsWith: unit.path } } }) },
     });
-    if (!stillThere) throw new AppError(409, "BIND_CODE_MEMBER_GONE", `该绑定码是为“${member.name}”生成的，但${member.name}已不在「${unit.name}」的在册名单中，请在管理后台重新生成绑定码。`);
+    if (!stillThere) throw refusing(new AppError(409, "BIND_CODE_MEMBER_GONE", `该绑定码是为“${member.name}”生成的，但${member.name}已不在「${unit.name}」的在册名单中，请在管理后台重新生成绑定码。`), row.id);
     // Checked again now: the member may have been given a console login since the code was issued.
-    memberConsoleRole = await requireMemberAllowed(tx, member, row.createdBy?.role ?? null);
+    memberConsoleRole = await requireMemberAllowed(tx, member, row.createdBy?.role ?? null).catch((e: unknown) => {
+      throw e instanceof AppError ? refusing(e, row.id) : e;
+    });
     if (p.memberId != null && p.memberId !== member.id) {
       const current = await tx.member.findUnique({ where: { id: p.memberId }, select: { name: true } });
-      throw new AppError(409, "BIND_CODE_OTHER_MEMBER", `该绑定码是为“${member.name}”生成的，而您已登记为“${current?.name ?? "其他党员"}”。请由${member.name}本人发送，或在管理后台为您重新生成绑定码。`);
+      throw refusing(new AppError(409, "BIND_CODE_OTHER_MEMBER", `该绑定码是为“${member.name}”生成的，而您已登记为“${current?.name ?? "其他党员"}”。请由${member.name}本人发送，或在管理后台为您重新生成绑定码。`), row.id);
     }
   }
 
   const group = await tx.chatGroup.findUniqueOrThrow({ where: { id: input.groupId }, include: { orgUnit: true } });
   if (group.orgUnit && group.orgUnitId !== unit.id) {
-    throw new AppError(409, "GROUP_ALREADY_BOUND", `本群已绑定到「${group.orgUnit.name}」，不能再绑定到「${unit.name}」。如需更换，请支部书记先发送“解绑”。`);
+    throw refusing(new AppError(409, "GROUP_ALREADY_BOUND", `本群已绑定到「${group.orgUnit.name}」，不能再绑定到「${unit.name}」。如需更换，请支部书记先发送“解绑”。`), row.id);
   }
   const alreadyBound = group.orgUnitId === unit.id;
   // Someone is speaking in it: a group a re-login had listed as lost is live.
