@@ -15,6 +15,7 @@ import {
   monthlyReport,
   monthlyWorkbook,
   quarterlyBulletin,
+  rankingHistory,
   SCORE_FORMULA,
   type QuarterlyBulletin,
 } from "../../core/calendar/reports.ts";
@@ -396,13 +397,15 @@ export function registerCalendarReportRoutes(api: ApiRouter) {
     auth: TOWN,
     query: RankingsQuery,
     response: { description: "排名历史", schema: RankingHistory },
-    handler: async (ctx, { query }) => {
-      const rows = await ctx.deps.db.prisma.reportSnapshot.findMany({ where: { kind: "QUARTERLY" }, orderBy: { period: "desc" }, take: query.limit });
+    handler: async (ctx, { query, principal }) => {
+      const rows = await rankingHistory(ctx.deps.db.prisma, principal, query.limit);
       return {
-        items: rows.map((r) => {
-          const b = r.data as unknown as QuarterlyBulletin;
-          return { period: r.period, label: b.period.label, generatedAt: r.generatedAt.toISOString(), towns: b.towns.map((t) => ({ rank: t.rank, id: t.id, name: t.name, score: t.score, named: t.named })) };
-        }),
+        items: rows.map(({ period, generatedAt, bulletin: b }) => ({
+          period,
+          label: b.period.label,
+          generatedAt: generatedAt.toISOString(),
+          towns: b.towns.map((t) => ({ rank: t.rank, id: t.id, name: t.name, score: t.score, named: t.named })),
+        })),
       };
     },
   });

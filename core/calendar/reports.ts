@@ -26,7 +26,7 @@ import { enqueue, PRIORITY } from "../delivery/outbox.ts";
 import { complaintMetrics, sumComplaintCounts, type ComplaintCounts } from "../complaints/metrics.ts";
 import { ratio } from "../rate.ts";
 import { badRequest, notFound } from "../errors.ts";
-import type { ScopeHolder } from "../org/scope.ts";
+import { pathInScope, type ScopeHolder } from "../org/scope.ts";
 import { onRosterAtSql, rosterSizeAtSql } from "../org/roster.ts";
 import {
   DIRECT_TOWN,
@@ -858,4 +858,24 @@ export async function sendDueReports(prisma: PrismaClient, config: Config, now: 
     if (won) sent++;
   }
   return { sent, skipped };
+}
+
+/**
+ * The published 季通报 a caller may read, newest first: those of a unit in their scope, and those of the county they
+ * belong to (a town admin reads the ranking of the towns). A county admin under a city does not read the city's
+ * ranking of the counties.
+ */
+export async function rankingHistory(tx: Tx, scope: ScopeHolder, limit: number): Promise<{ period: string; generatedAt: Date; bulletin: QuarterlyBulletin }[]> {
+  if (!scope.orgPath) return [];
+  const rows = await tx.reportSnapshot.findMany({ where: { kind: "QUARTERLY" }, orderBy: { period: "desc" } });
+  const bulletins = rows.map((r) => ({ period: r.period, generatedAt: r.generatedAt, bulletin: r.data as unknown as QuarterlyBulletin }));
+  const unitIds = [...new Set(bulletins.map((b) => b.bulletin.county?.id).filter((id): id is number => typeof id === "number"))];
+  const units = new Map((await tx.orgUnit.findMany({ where: { id: { in: unitIds } }, select: { id: true, kind: true, path: true } })).map((u) => [u.id, u]));
+  return bulletins
+    .filter(({ bulletin }) => {
+      const unit = units.get(bulletin.county?.id);
+      if (!unit) return false;
+      return pathInScope(scope, unit.path) || (unit.kind === "COUNTY" && scope.orgPath!.startsWith(unit.path));
+    })
+    .slice(0, limit);
 }
