@@ -61,7 +61,7 @@ export function registerBindCodeRoutes(api: ApiRouter) {
     description:
       "为管辖范围内的单位生成一次性绑定码（24 小时内有效）。在新的微信群或 QQ 群里发送“绑定 绑定码”，即把该群绑定到此单位，发送者同时登记为码所对应的党员（党支部：成为支部书记）。" +
       "党支部：memberId 须在该支部名单中；不填时取名单中唯一的书记，没有或有多位书记时返回 400 BIND_CODE_MEMBER_REQUIRED（请选择党员）。" +
-      "400 BIND_CODE_MEMBER_NOT_ON_ROSTER / BIND_CODE_MEMBER_NOT_IN_UNIT：所选党员不在该单位名单中；400 BIND_CODE_UNIT_KIND：党小组不单独绑定群。支部书记及以上。",
+      "400 BIND_CODE_MEMBER_NOT_ON_ROSTER / BIND_CODE_MEMBER_NOT_IN_UNIT：所选党员不在该单位名单中；400 BIND_CODE_UNIT_KIND：党小组不单独绑定群；400 BIND_CODE_MEMBER_NOT_ALLOWED：所选党员本人有管理后台账号且级别不低于您（绑定码不能给出高于发码人的权限）。支部书记及以上。",
     tags: ["groups"],
     auth: SECRETARY_IN_UNIT,
     params: IdParams,
