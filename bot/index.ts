@@ -238,6 +238,7 @@ export async function startBot(app: AppContext, opts: StartBotOptions = {}): Pro
   // and joins/leaves while we were away were never seen as events).
   const syncAllGroups = async () => {
     try {
+      const listedAt = new Date();
       const groups = await adapter.groups();
       const limit = pLimit(2);
       await Promise.all(groups.map((g) => limit(async () => syncGroupMembers(db.prisma, { channel: adapter.channel, account: name, groupId: g.groupId, topic: g.topic }, account.id, await adapter.groupMembers(g.groupId)))));
@@ -245,7 +246,7 @@ export async function startBot(app: AppContext, opts: StartBotOptions = {}): Pro
       // Only after a complete sync: a bound group missing from the list is matched again or listed as lost (only
       // listed: it stays active, and its next message clears it). An empty list is a platform still loading.
       if (groups.length === 0) log.warn({ account: name }, "登录后群列表为空，暂不核对已绑定的群");
-      const { moved, lost } = await reconcileGroupsAfterLogin(db.prisma, { id: account.id, channel: adapter.channel }, groups.map((g) => g.groupId));
+      const { moved, lost } = await reconcileGroupsAfterLogin(db.prisma, { id: account.id, channel: adapter.channel }, groups.map((g) => g.groupId), new Date(), listedAt);
       if (moved.length) log.info({ account: name, moved }, `重新登录后有 ${moved.length} 个群的标识已变，已按群名和成员自动转移绑定`);
       if (lost.length) log.warn({ account: name, lost }, `重新登录后有 ${lost.length} 个已绑定的群找不到对应的新群，需在群里重新发送“绑定 绑定码”`);
     } catch (e) {

@@ -160,6 +160,18 @@ describe("a WeChat re-login with an incomplete group list", () => {
     expect(await prisma().auditLog.count({ where: { action: "group.found_again", targetId: String(group.id) } })).toBe(1);
   });
 
+  test("a group bound or heard from after the platform's list was taken is not judged by that list", async () => {
+    const account = await prisma().botAccount.create({ data: { name: "wx-guard-late", channel: "WECHAT" } });
+    const listedAt = new Date();
+    await new Promise((r) => setTimeout(r, 5));
+    // Bound while the login's group sync was still running (the list above did not have it yet).
+    const group = await freshGroup("WECHAT", "新建群（同步中绑定）", county.branch2.id);
+    await prisma().groupAccount.create({ data: { groupId: group.id, accountId: account.id } });
+    const outcome = await reconcileGroupsAfterLogin(prisma(), { id: account.id, channel: "WECHAT" }, ["some-other-room@chatroom"], new Date(), listedAt);
+    expect(outcome.lost).toEqual([]);
+    expect(await prisma().chatGroup.findUniqueOrThrow({ where: { id: group.id } })).toMatchObject({ lostAt: null, active: true });
+  });
+
   test("绑定 <码> or 绑定支部 answered 'already bound' in a group listed as lost (left inactive by an older version) makes it live again", async () => {
     const group = await freshGroup("WECHAT", "东山镇干部群（已绑定）", county.town1.id);
     await prisma().chatGroup.update({ where: { id: group.id }, data: { lostAt: new Date(), active: false } });

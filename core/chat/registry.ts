@@ -155,7 +155,14 @@ export interface ReloginOutcome {
  * been incomplete), the console lists it for `绑定 <码>` again, and its next message clears it; groups already lost
  * are tried again at each login. An empty list changes nothing. QQ group numbers do not change: nothing to do there.
  */
-export async function reconcileGroupsAfterLogin(prisma: PrismaClient, account: { id: number; channel: Channel }, seenGroupIds: string[], now: Date = new Date()): Promise<ReloginOutcome> {
+export async function reconcileGroupsAfterLogin(
+  prisma: PrismaClient,
+  account: { id: number; channel: Channel },
+  seenGroupIds: string[],
+  now: Date = new Date(),
+  /** When the platform's list was taken: a group bound or heard from since then is live, whatever the list says. */
+  listedAt: Date = now,
+): Promise<ReloginOutcome> {
   const outcome: ReloginOutcome = { moved: [], lost: [] };
   if (account.channel !== "WECHAT") return outcome;
   // An empty list right after login is the platform not having loaded the rooms yet, not every group gone.
@@ -163,7 +170,8 @@ export async function reconcileGroupsAfterLogin(prisma: PrismaClient, account: {
   const missing = await prisma.groupAccount.findMany({
     where: {
       accountId: account.id,
-      group: { channel: "WECHAT", orgUnitId: { not: null }, platformGroupId: { notIn: seenGroupIds } },
+      group: { channel: "WECHAT", orgUnitId: { not: null }, platformGroupId: { notIn: seenGroupIds }, OR: [{ boundAt: null }, { boundAt: { lt: listedAt } }] },
+      lastSeenAt: { lt: listedAt },
       OR: [{ active: true }, { group: { lostAt: { not: null } } }],
     },
     select: { active: true, group: true },
