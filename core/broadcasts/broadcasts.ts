@@ -14,6 +14,7 @@ import type { Prisma, PrismaClient } from "../db/index.ts";
 import { audit } from "../audit.ts";
 import { AppError, badRequest, conflict, forbidden, notFound } from "../errors.ts";
 import { PRIORITY } from "../delivery/outbox.ts";
+import { enqueueMany } from "../kernel/recipients.ts";
 import { splitText } from "../chat/split.ts";
 import type { BroadcastStatus, CadreRole } from "../db/generated/enums.ts";
 import type { BroadcastAttachment } from "./attachments.ts";
@@ -296,22 +297,21 @@ async function fanOut(tx: Prisma.TransactionClient, b: { id: number; body: strin
   const groups = await resolveTarget(tx, orgPath, b.target as BroadcastTarget);
   // The attachment travels by reference: each delivery names the stored file, the sender fetches and sends it.
   const attachment = (b.attachment ?? null) as BroadcastAttachment | null;
-  const payload = attachment ? ({ attachment } as unknown as Prisma.InputJsonValue) : undefined;
-  if (groups.length) {
-    await tx.delivery.createMany({
-      data: groups.map((g) => ({
-        channel: g.channel,
-        groupId: g.id,
-        body: b.body,
-        payload,
-        priority: PRIORITY.bulk,
-        idempotencyKey: `broadcast:${b.id}:group:${g.id}`,
-        nextAttemptAt: now,
-        broadcastId: b.id,
-      })),
-      skipDuplicates: true,
-    });
-  }
+  await enqueueMany(
+    tx,
+    groups.map((g) => ({
+      channel: g.channel,
+      accountId: null,
+      groupId: g.id,
+      identityId: null,
+      body: b.body,
+      idempotencyKey: `broadcast:${b.id}:group:${g.id}`,
+      payload: attachment ? { attachment } : undefined,
+      priority: PRIORITY.bulk,
+      notBefore: now,
+      broadcastId: b.id,
+    })),
+  );
   await tx.broadcast.update({ where: { id: b.id }, data: { status: "SENDING", resolvedAt: now, resolvedCount: groups.length } });
   return groups.length;
 }

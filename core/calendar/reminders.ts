@@ -16,10 +16,8 @@
 import type { PrismaClient } from "../db/index.ts";
 import type { Config } from "../config.ts";
 import { PRIORITY } from "../delivery/outbox.ts";
-import { tellUnit } from "../complaints/notify.ts";
-import { NOW_UTC } from "../meetings/attendance.ts";
+import { enqueueMany, tellGroups, tellUnit, unitReach, unitSends, type Send, type UnitReach } from "../kernel/recipients.ts";
 import { MEETING_TYPE_LABEL } from "../meetings/labels.ts";
-import { tellGroups } from "../meetings/meetings.ts";
 import { formatZhDateTime, formatZhTime } from "../meetings/time.ts";
 import { countyRules, evaluateBranches, type BranchEvaluation } from "./facts.ts";
 import { claimNote, knownNotes, noteAction, setNoteDeliveries, type NoteAction } from "./notes.ts";
@@ -63,15 +61,6 @@ type Time = { hour: number; minute: number };
 const atTime = (midnight: Date, t: Time) => new Date(midnight.getTime() + (t.hour * 60 + t.minute) * MINUTE);
 
 // ───────────────────────────── writing notes and their deliveries ─────────────────────────────
-
-interface Send {
-  channel: "WECHAT" | "QQ";
-  accountId: number | null;
-  groupId: number | null;
-  identityId: number | null;
-  body: string;
-  idempotencyKey: string;
-}
 
 interface NoteWrite {
   key: string;
@@ -117,24 +106,7 @@ async function writeNotes(prisma: PrismaClient, notes: NoteWrite[]): Promise<{ w
       const wonKeys = new Set(rows.map((r) => r.key));
       const won = sorted.filter((n) => wonKeys.has(n.key));
       const sends = won.filter((n) => n.status === "SENT").flatMap((n) => n.sends);
-      let deliveries = 0;
-      if (sends.length) {
-        const s = <T>(f: (d: Send) => T) => sends.map(f);
-        deliveries = await tx.$executeRawUnsafe(
-          `INSERT INTO "Delivery" (channel, "accountId", "groupId", "identityId", body, priority, "idempotencyKey", "nextAttemptAt", "updatedAt")
-           SELECT c::"Channel", a, g, i, b, $7, k, ${NOW_UTC}, ${NOW_UTC}
-             FROM unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::text[], $6::text[]) WITH ORDINALITY AS x(c, a, g, i, b, k, ord)
-            ORDER BY ord
-           ON CONFLICT ("idempotencyKey") DO NOTHING`,
-          s((d) => d.channel),
-          s((d) => d.accountId),
-          s((d) => d.groupId),
-          s((d) => d.identityId),
-          s((d) => d.body),
-          s((d) => d.idempotencyKey),
-          PRIORITY.notice,
-        );
-      }
+      const deliveries = await enqueueMany(tx, sends.map((d) => ({ ...d, priority: PRIORITY.notice })));
       return { won, deliveries };
     },
     { timeout: 60_000, maxWait: 30_000 },
@@ -277,70 +249,15 @@ async function sendMeetingReminder(
 
 // ───────────────────────────── who hears about a branch ─────────────────────────────
 
-interface Recipients {
-  /** Private chats of the secretaries (and secretary logins linked to a member), one per person and platform. */
-  identities: { id: number; channel: "WECHAT" | "QQ"; accountId: number | null }[];
-  /** The branch's bound groups: the fallback when no secretary can be reached. */
-  groups: { id: number; channel: "WECHAT" | "QQ" }[];
-}
-
-/**
- * Recipients of many branches in one statement (Prisma's `in` lists cost ~0.1 ms of client time per element; a sweep
- * asks for 10,000 branches). The same people core/complaints/notify.ts tells about a branch: its secretaries and the
- * console logins of the branch linked to a member, each once per platform through the identity seen most recently
- * that we can still reach (a WeChat contact id only through the account that knows it).
- */
-async function branchRecipients(prisma: PrismaClient, branchIds: number[]): Promise<Map<number, Recipients>> {
-  const out = new Map<number, Recipients>(branchIds.map((id) => [id, { identities: [], groups: [] }]));
-  if (branchIds.length === 0) return out;
-  const rows = await prisma.$queryRawUnsafe<{ kind: "i" | "g"; branchId: number; id: number; channel: "WECHAT" | "QQ"; accountId: number | null }[]>(
-    `WITH people AS (
-       SELECT m.id AS "memberId", m."branchId" FROM "Member" m
-        WHERE m."branchId" = ANY($1::int[]) AND m."isSecretary" AND m.status IN ('ACTIVE', 'PROBATIONARY')
-       UNION
-       SELECT u."memberId", u."orgUnitId" FROM "CadreUser" u
-        WHERE u."orgUnitId" = ANY($1::int[]) AND u.active AND u.role <> 'MEMBER' AND u."memberId" IS NOT NULL
-     ),
-     reachable AS (
-       SELECT DISTINCT ON (p."branchId", i."memberId", i.channel) p."branchId", i.id, i.channel::text AS channel, a.id AS "accountId"
-         FROM people p
-         JOIN "ChatIdentity" i ON i."memberId" = p."memberId" AND i.channel IN ('WECHAT', 'QQ')
-         LEFT JOIN "BotAccount" a ON i.channel = 'WECHAT' AND a.name = i.scope
-        WHERE i.channel = 'QQ' OR a.id IS NOT NULL
-        ORDER BY p."branchId", i."memberId", i.channel, i."lastSeenAt" DESC, i.id DESC
-     )
-     SELECT 'i' AS kind, "branchId", id, channel, "accountId" FROM reachable
-     UNION ALL
-     SELECT 'g', g."orgUnitId", g.id, g.channel::text, NULL FROM "ChatGroup" g
-      WHERE g."orgUnitId" = ANY($1::int[]) AND g.active AND g.channel IN ('WECHAT', 'QQ')
-     ORDER BY 1, 2, 3`,
-    branchIds,
-  );
-  for (const r of rows) {
-    const entry = out.get(r.branchId)!;
-    if (r.kind === "i") entry.identities.push({ id: r.id, channel: r.channel, accountId: r.accountId });
-    else entry.groups.push({ id: r.id, channel: r.channel });
-  }
-  return out;
-}
-
 const GROUP_FALLBACK_NOTE = "（支部书记还没有绑定微信或QQ，这条提醒发到支部群。书记在群里发送“我是 姓名 手机后四位”绑定后，今后改为私下提醒。）";
 
-/** The note for one branch: privately to its secretaries, else to its groups, else skipped (nobody to tell). */
-function branchNote(base: Omit<NoteWrite, "status" | "reason" | "sends">, r: Recipients | undefined, body: string): NoteWrite {
-  if (r?.identities.length) {
-    return {
-      ...base,
-      status: "SENT",
-      reason: null,
-      sends: r.identities.map((i) => ({ channel: i.channel, accountId: i.accountId, groupId: null, identityId: i.id, body, idempotencyKey: `${base.key}:i${i.id}` })),
-    };
-  }
-  if (r?.groups.length) {
-    const text = `${body}\n${GROUP_FALLBACK_NOTE}`;
-    return { ...base, status: "SENT", reason: null, sends: r.groups.map((g) => ({ channel: g.channel, accountId: null, groupId: g.id, identityId: null, body: text, idempotencyKey: `${base.key}:g${g.id}` })) };
-  }
-  return { ...base, status: "SKIPPED", reason: "NO_RECIPIENT", sends: [] };
+/**
+ * The note for one branch: whoever is told about the branch (core/kernel/recipients.ts: its secretaries and linked
+ * console logins, privately), else its groups with a note on how to be told privately, else skipped (nobody to tell).
+ */
+function branchNote(base: Omit<NoteWrite, "status" | "reason" | "sends">, r: UnitReach | undefined, body: string): NoteWrite {
+  const sends = r ? unitSends(r, body, base.key, { to: "groups", note: GROUP_FALLBACK_NOTE }) : [];
+  return sends.length ? { ...base, status: "SENT", reason: null, sends } : { ...base, status: "SKIPPED", reason: "NO_RECIPIENT", sends: [] };
 }
 
 // ───────────────────────────── texts ─────────────────────────────
@@ -491,7 +408,8 @@ async function writeBranchNotes(c: SweepContext, items: { base: Omit<NoteWrite, 
     const known = await knownNotes(c.prisma, chunk.map((x) => x.base.key));
     const pending = chunk.filter((x) => !known.has(x.base.key));
     if (pending.length === 0) continue;
-    const recipients = await branchRecipients(c.prisma, pending.map((x) => x.base.orgUnitId!));
+    // Everyone of the batch in one statement: a sweep asks about 10,000 branches.
+    const recipients = await unitReach(c.prisma, pending.map((x) => x.base.orgUnitId!));
     const { won, deliveries: n } = await writeNotes(c.prisma, pending.map((x) => branchNote(x.base, recipients.get(x.base.orgUnitId!), x.body)));
     for (const note of won) count(out, note.kind, note.status);
     out.deliveries += n;
@@ -547,7 +465,7 @@ async function runSweep(c: SweepContext, sweep: Sweep, out: CalendarReminderRun)
     const result = await c.prisma.$transaction(
       async (tx) => {
         if (!(await claimNote(tx, note))) return null;
-        // The town's cadre group; without one its admins, and failing those the county (core/complaints/notify.ts).
+        // The town's cadre group; without one its admins, and failing those the county (core/kernel/recipients.ts).
         const n = await tellUnit(tx, townId, overdueTownText(towns.get(townId) ?? "", sweep.month, branches), note.key);
         if (n === 0) await tx.calendarNote.update({ where: { key: note.key }, data: { status: "SKIPPED", reason: "NO_RECIPIENT" } });
         else await setNoteDeliveries(tx, note.key, n);

@@ -2,43 +2,23 @@
 // organisers get the final tally in private chat. Level-triggered and claimed row by row (finalizedAt), so a
 // missed tick, a crash or a second jobs process can neither skip nor repeat it.
 import type { Prisma, PrismaClient } from "../db/index.ts";
-import { enqueue, PRIORITY } from "../delivery/outbox.ts";
+import { tellUnit } from "../kernel/recipients.ts";
 import { attendanceReport, reportText } from "./attendance.ts";
 import { describeMeeting } from "./meetings.ts";
 
 type Tx = Prisma.TransactionClient;
 
-/** Chat identities to tell about a meeting: the unit's secretaries and whoever published it; one per person and platform. */
-export async function organiserIdentities(tx: Tx, meeting: { orgUnitId: number; createdById: number | null; createdByIdentityId: number | null }) {
-  const unit = await tx.orgUnit.findUniqueOrThrow({ where: { id: meeting.orgUnitId }, select: { id: true, kind: true, parentId: true } });
-  const branchId = unit.kind === "BRANCH" ? unit.id : unit.kind === "PARTY_GROUP" ? unit.parentId : null;
+/**
+ * Who gets a meeting's final tally: whoever is told about its unit (core/kernel/recipients.ts: the branch's
+ * secretaries and the unit's linked console logins, a town's cadre group, one level up when nobody can be reached),
+ * and whoever published it (their console login's member, or the chat identity they published from).
+ */
+export async function tellOrganisers(tx: Tx, meeting: { orgUnitId: number; createdById: number | null; createdByIdentityId: number | null }, body: string, key: string) {
   const creator = meeting.createdById ? await tx.cadreUser.findUnique({ where: { id: meeting.createdById }, select: { memberId: true } }) : null;
-  const memberIds = [
-    ...(branchId ? (await tx.member.findMany({ where: { branchId, isSecretary: true, status: { in: ["ACTIVE", "PROBATIONARY"] } }, select: { id: true } })).map((m) => m.id) : []),
-    ...(creator?.memberId ? [creator.memberId] : []),
-  ];
-  const identities = await tx.chatIdentity.findMany({
-    where: { OR: [{ memberId: { in: memberIds } }, ...(meeting.createdByIdentityId ? [{ id: meeting.createdByIdentityId }] : [])], channel: { in: ["WECHAT", "QQ"] } },
-    orderBy: { lastSeenAt: "desc" },
+  return tellUnit(tx, meeting.orgUnitId, body, key, {
+    alsoMembers: creator?.memberId ? [creator.memberId] : [],
+    alsoIdentities: meeting.createdByIdentityId ? [meeting.createdByIdentityId] : [],
   });
-  const seen = new Set<string>();
-  return identities.filter((i) => {
-    const key = `${i.memberId ?? `i${i.id}`}:${i.channel}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
-
-/** A private message to an identity: WeChat contact ids only mean something to the account that saw them. */
-export async function enqueuePrivate(tx: Tx, identity: { id: number; channel: string; scope: string }, body: string, idempotencyKey: string, priority: number = PRIORITY.notice) {
-  let accountId: number | null = null;
-  if (identity.channel === "WECHAT") {
-    const account = await tx.botAccount.findUnique({ where: { name: identity.scope }, select: { id: true } });
-    if (!account) return false;
-    accountId = account.id;
-  }
-  return enqueue(tx, { channel: identity.channel as "WECHAT" | "QQ", accountId, identityId: identity.id, body, priority, idempotencyKey });
 }
 
 export async function finalizeMeeting(prisma: PrismaClient, meetingId: number, now = new Date()): Promise<boolean> {
@@ -53,9 +33,7 @@ export async function finalizeMeeting(prisma: PrismaClient, meetingId: number, n
       const text = [`签到已结束：${describeMeeting(m, now)}`, reportText(report, 50), held ? "" : "本次没有人签到，会议未记为已召开；如已召开，请在管理后台补录。"]
         .filter(Boolean)
         .join("\n");
-      for (const identity of await organiserIdentities(tx, m)) {
-        await enqueuePrivate(tx, identity, text, `meeting:${meetingId}:final:i${identity.id}`);
-      }
+      await tellOrganisers(tx, m, text, `meeting:${meetingId}:final`);
       return true;
     },
     { timeout: 30_000 },

@@ -4,7 +4,7 @@ import type { Meeting, MeetingType, OrgUnit, Prisma, PrismaClient } from "../db/
 import { AppError, badRequest, forbidden, notFound } from "../errors.ts";
 import { hasRoleAtLeast, pathInScope, ROLE_LABEL, type ScopeHolder } from "../org/scope.ts";
 import { audit } from "../audit.ts";
-import { enqueue, PRIORITY } from "../delivery/outbox.ts";
+import { tellGroups } from "../kernel/recipients.ts";
 import { formatZhDateTime, formatZhTime } from "./time.ts";
 import { MEETING_TYPE_LABEL } from "./labels.ts";
 
@@ -77,16 +77,6 @@ export function noticeText(m: Pick<Meeting, "type" | "topic" | "place" | "planne
     `签到：${formatZhTime(m.checkinOpensAt)}—${formatZhTime(m.checkinClosesAt)}，在群里发送“签到”${m.qrRequired ? "，或到现场扫码签到" : ""}`,
     "不能参加请发送“请假 原因”；看到通知请回复“收到”。",
   ].join("\n");
-}
-
-/** Sends `body` to every active group bound to the unit (a meeting's notice, changes and reminders); returns how many groups. */
-export async function tellGroups(tx: Tx, unitId: number, body: string, key: string, priority: number = PRIORITY.notice) {
-  // Only chat groups can be told; the count is of the groups actually written to.
-  const groups = await tx.chatGroup.findMany({ where: { orgUnitId: unitId, active: true, channel: { in: ["WECHAT", "QQ"] } }, select: { id: true, channel: true } });
-  for (const g of groups) {
-    await enqueue(tx, { channel: g.channel as "WECHAT" | "QQ", groupId: g.id, body, priority, idempotencyKey: `${key}:g${g.id}` });
-  }
-  return groups.length;
 }
 
 async function loadUnit(tx: Tx, unitId: number) {
