@@ -3,14 +3,23 @@
 import { readFileSync } from "node:fs";
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
+import { ERRORS, type ErrorCode, type ErrorStatus } from "../core/kernel/errors.ts";
 
 export const BEARER_SCHEME = "bearerAuth";
+
+const ERROR_CODES = Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]];
+
+/** The catalog as the document shows it: one line per code, its status and default message. */
+const catalogTable = () => ERROR_CODES.map((c) => `- \`${c}\` (${ERRORS[c].status}) ${ERRORS[c].message}`).join("\n");
 
 export const ApiErrorSchema = z
   .object({
     error: z.object({
-      code: z.string().meta({ description: "稳定的错误码（UPPER_SNAKE），客户端据此分支 / stable error code", example: "VALIDATION_FAILED" }),
-      message: z.string().meta({ description: "给用户看的中文说明 / message for the user (Chinese)", example: "提交的内容有误，请按提示修改" }),
+      code: z.enum(ERROR_CODES).meta({
+        description: `稳定的错误码（UPPER_SNAKE），客户端据此分支；每个错误码只对应一个 HTTP 状态 / stable error code, one HTTP status each:\n\n${catalogTable()}`,
+        example: "VALIDATION_FAILED",
+      }),
+      message: z.string().meta({ description: "给用户看的中文说明（可能比上表的默认说明更具体） / message for the user (Chinese)", example: "提交的内容有误，请按提示修改" }),
       requestId: z.string().optional().meta({ description: "请求编号，反馈问题时请提供 / request id (also in X-Request-Id)" }),
       fields: z
         .array(z.object({ field: z.string().meta({ example: "body.username" }), message: z.string().meta({ example: "此项为必填项" }) }))
@@ -22,20 +31,30 @@ export const ApiErrorSchema = z
   })
   .meta({ id: "ApiError", description: "所有错误应答的统一格式 / every error answer" });
 
-/** Default descriptions for documented error statuses. */
-export const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: "请求有误：VALIDATION_FAILED / INVALID_JSON / ...",
-  401: "未登录或登录失效：TOKEN_MISSING / TOKEN_INVALID / TOKEN_EXPIRED / TOKEN_REVOKED / INVALID_CREDENTIALS",
-  403: "无权限：FORBIDDEN / OUT_OF_SCOPE / ACCOUNT_DISABLED / MP_USER_BLOCKED",
-  404: "不存在：NOT_FOUND / ORG_UNIT_NOT_FOUND",
-  409: "冲突：CONFLICT",
-  413: "请求内容过大：PAYLOAD_TOO_LARGE / FILE_TOO_LARGE / TOO_MANY_FILES",
-  415: "请求内容类型不对：UNSUPPORTED_MEDIA_TYPE（不是 JSON）/ FILE_TYPE_NOT_ALLOWED（不是图片）",
-  429: "过于频繁：TOO_MANY_ATTEMPTS / MP_RATE_LIMITED（见 Retry-After）",
-  500: "服务器内部错误：INTERNAL_ERROR（附请求编号）",
-  502: "上游服务返回异常：WECHAT_BAD_RESPONSE / WECHAT_ERROR",
-  503: "暂时不可用：SERVICE_UNAVAILABLE / NOT_READY / WECHAT_UNAVAILABLE / ...",
+const STATUS_LABEL: Record<ErrorStatus, string> = {
+  400: "请求有误",
+  401: "未登录或登录失效",
+  403: "无权限",
+  404: "不存在",
+  405: "不支持的请求方法",
+  409: "冲突（与当前状态不符）",
+  410: "已失效",
+  413: "请求内容过大",
+  415: "请求内容类型不对",
+  429: "过于频繁（见 Retry-After）",
+  500: "服务器内部错误（附请求编号）",
+  501: "不支持",
+  502: "上游服务返回异常",
+  503: "暂时不可用",
 };
+
+/** Per documented status: what it means and, from the catalog, every code answered with it. */
+export const ERROR_DESCRIPTIONS: Record<number, string> = Object.fromEntries(
+  (Object.keys(STATUS_LABEL).map(Number) as ErrorStatus[]).map((status) => {
+    const codes = ERROR_CODES.filter((c) => ERRORS[c].status === status);
+    return [status, `${STATUS_LABEL[status]}：${codes.length > 8 ? `${codes.slice(0, 8).join(" / ")} 等 ${codes.length} 个错误码（见 ApiError.code）` : codes.join(" / ")}`];
+  }),
+);
 
 export function createRegistry(): OpenAPIRegistry {
   const registry = new OpenAPIRegistry();

@@ -17,7 +17,7 @@ import { Router } from "@koa/router";
 import type { OpenAPIRegistry, RouteConfig } from "@asteasolutions/zod-to-openapi";
 import { z, ZodObject, type ZodType } from "zod";
 import type { Principal } from "../core/auth/principal.ts";
-import { AppError, type FieldIssue, validationFailed, zodFieldIssues } from "../core/errors.ts";
+import { AppError, type FieldIssue, validationFailed, zodFieldIssues } from "../core/kernel/errors.ts";
 import { authenticate, authorize, requirePrincipal, type AuthorizeOptions } from "./middleware/auth.ts";
 import { isMultipart, readMultipart, type UploadedFile } from "./middleware/multipart.ts";
 import { ApiErrorSchema, BEARER_SCHEME, ERROR_DESCRIPTIONS, createRegistry } from "./openapi.ts";
@@ -227,7 +227,7 @@ export function createApiRouter(): ApiRouter {
       let files: UploadedFile[] = [];
       if (isMultipart(ctx)) {
         // jsonBody lets multipart through unread; only routes that declare `upload` read it.
-        if (!spec.upload) throw new AppError(415, "UNSUPPORTED_MEDIA_TYPE", "请求内容必须是 JSON（Content-Type: application/json）");
+        if (!spec.upload) throw new AppError("UNSUPPORTED_MEDIA_TYPE");
         if (issues.length) throw validationFailed(issues);
         const form = await readMultipart(ctx, { fileFields: spec.upload.fields, maxFiles: spec.upload.maxFiles, maxFileBytes: spec.upload.maxFileBytes(ctx.deps.config), maxFieldBytes: spec.upload.maxFieldBytes });
         raw = form.fields;

@@ -2,7 +2,7 @@
 // 广播进度 <编号>, 取消广播 <编号>. The rules live in core/broadcasts/; answers go to the sender privately.
 import type { CommandContext, CommandSpec } from "./commands.ts";
 import { privately, WORDS } from "./command-text.ts";
-import { badRequest } from "../core/errors.ts";
+import { AppError } from "../core/kernel/errors.ts";
 import { formatZhDateTime } from "../core/meetings/time.ts";
 import {
   approveBroadcast,
@@ -26,7 +26,7 @@ const actorOf = (c: CommandContext): BroadcastActor => ({
 
 function refAndRest(args: string, usage: string) {
   const [first = "", ...rest] = args.split(WORDS).filter(Boolean);
-  if (!first) throw badRequest("BROADCAST_NUMBER_REQUIRED", `请写上广播编号，例如：${usage}`);
+  if (!first) throw new AppError("BROADCAST_NUMBER_REQUIRED", `请写上广播编号，例如：${usage}`);
   return { ref: first, rest: rest.join(" ") };
 }
 

@@ -2,7 +2,7 @@
 // county's month so far). The figures come from core/calendar, the same as the API and the pushed reports.
 import type { CommandContext, CommandSpec } from "./commands.ts";
 import type { OrgUnit } from "../core/db/index.ts";
-import { badRequest, forbidden } from "../core/errors.ts";
+import { AppError } from "../core/kernel/errors.ts";
 import { findUnitByCodeOrName } from "../core/chat/binding.ts";
 import { branchCells, type ComplianceCell } from "../core/calendar/compliance.ts";
 import { countyRules, evaluateBranches } from "../core/calendar/facts.ts";
@@ -21,7 +21,7 @@ const MARK: Record<ComplianceCell["state"], string> = { HELD: "✓", PLANNED: "�
 /** A party group stands for its branch. */
 async function asBranch(c: CommandContext, unit: Unit): Promise<Unit> {
   if (unit.kind === "PARTY_GROUP" && unit.parentId != null) return c.tx.orgUnit.findUniqueOrThrow({ where: { id: unit.parentId }, select: UNIT_SELECT });
-  if (unit.kind !== "BRANCH") throw badRequest("BRANCH_REQUIRED", `「${unit.name}」不是党支部。请写明支部编码，例如：三会一课 C01-T01-V01-B`);
+  if (unit.kind !== "BRANCH") throw new AppError("BRANCH_REQUIRED", `「${unit.name}」不是党支部。请写明支部编码，例如：三会一课 C01-T01-V01-B`);
   return unit;
 }
 
@@ -33,19 +33,19 @@ async function targetBranch(c: CommandContext): Promise<Unit> {
   if (c.args) {
     const named = await asBranch(c, await findUnitByCodeOrName(c.tx, c.args.split(/[\s\u3000]+/u)[0]));
     const groupsOwn = c.group?.orgUnitId === named.id;
-    if (!groupsOwn && !pathInScope(c.principal, named.path)) throw forbidden("OUT_OF_SCOPE", `抱歉，「${named.name}」不在您的管辖范围内。`);
+    if (!groupsOwn && !pathInScope(c.principal, named.path)) throw new AppError("OUT_OF_SCOPE", `抱歉，「${named.name}」不在您的管辖范围内。`);
     return named;
   }
   if (c.group) {
-    if (c.group.orgUnitId == null) throw badRequest("GROUP_NOT_BOUND", "本群还没有绑定支部。请支部书记在群里发送“绑定支部 支部编码”。");
+    if (c.group.orgUnitId == null) throw new AppError("GROUP_NOT_BOUND", "本群还没有绑定支部。请支部书记在群里发送“绑定支部 支部编码”。");
     const unit = await c.tx.orgUnit.findUniqueOrThrow({ where: { id: c.group.orgUnitId }, select: UNIT_SELECT });
     if (unit.kind === "BRANCH" || unit.kind === "PARTY_GROUP") return asBranch(c, unit);
-    throw badRequest("BRANCH_REQUIRED", `本群绑定的是「${unit.name}」，请写明支部编码，例如：三会一课 C01-T01-V01-B`);
+    throw new AppError("BRANCH_REQUIRED", `本群绑定的是「${unit.name}」，请写明支部编码，例如：三会一课 C01-T01-V01-B`);
   }
-  if (c.principal.orgUnitId == null) throw badRequest("NOT_LINKED", "您还没有登记党员身份，请先在支部群里发送“我是 姓名 手机后四位”。");
+  if (c.principal.orgUnitId == null) throw new AppError("NOT_LINKED");
   const own = await c.tx.orgUnit.findUniqueOrThrow({ where: { id: c.principal.orgUnitId }, select: UNIT_SELECT });
   if (own.kind === "BRANCH" || own.kind === "PARTY_GROUP") return asBranch(c, own);
-  throw badRequest("BRANCH_REQUIRED", "请写明要查看的支部编码或名称，例如：三会一课 C01-T01-V01-B");
+  throw new AppError("BRANCH_REQUIRED", "请写明要查看的支部编码或名称，例如：三会一课 C01-T01-V01-B");
 }
 
 const monthOf = (cell: ComplianceCell) => `${chinaParts(new Date(cell.period.start)).month}月`;
@@ -89,7 +89,7 @@ const complianceCommand: CommandSpec = {
     const quarter = periodOf("quarter", now);
     const rules = await countyRules(c.tx);
     const [e] = await evaluateBranches(c.tx, { path: branch.path, span: quarter, at: now, branchIds: [branch.id], rules });
-    if (!e) throw badRequest("BRANCH_INACTIVE", `「${branch.name}」已撤销，没有三会一课记录。`);
+    if (!e) throw new AppError("BRANCH_INACTIVE", `「${branch.name}」已撤销，没有三会一课记录。`);
     const effective = branchRules(rules, e.branch);
     return [{ text: quarterText(branch.name, quarter.label, branchCells(e, effective, quarter), effective.themeDay) }];
   },
@@ -123,8 +123,8 @@ export function monthSoFarText(r: MonthlyReport, now: Date): string {
 async function reportUnit(c: CommandContext): Promise<number> {
   if (c.args) {
     const unit = await findUnitByCodeOrName(c.tx, c.args.split(/[\s\u3000]+/u)[0]);
-    if (unit.kind !== "TOWN" && unit.kind !== "COUNTY" && unit.kind !== "CITY") throw badRequest("TOWN_REQUIRED", `「${unit.name}」不是乡镇。月报告按乡镇查看，例如：本月报告 东山镇`);
-    if (!pathInScope(c.principal, unit.path)) throw forbidden("OUT_OF_SCOPE", `抱歉，「${unit.name}」不在您的管辖范围内。`);
+    if (unit.kind !== "TOWN" && unit.kind !== "COUNTY" && unit.kind !== "CITY") throw new AppError("TOWN_REQUIRED", `「${unit.name}」不是乡镇。月报告按乡镇查看，例如：本月报告 东山镇`);
+    if (!pathInScope(c.principal, unit.path)) throw new AppError("OUT_OF_SCOPE", `抱歉，「${unit.name}」不在您的管辖范围内。`);
     return unit.id;
   }
   if (c.group?.orgUnitId != null) {
@@ -144,7 +144,7 @@ const monthlyCommand: CommandSpec = {
   example: "本月报告",
   handler: async (c) => {
     // A branch group has villagers in it: the town's figures are for cadres.
-    if (c.group && c.group.kind !== "CADRE") throw forbidden("CADRE_GROUP_ONLY", "月报告请私聊我查看，或在乡镇、县的干部群里发送。");
+    if (c.group && c.group.kind !== "CADRE") throw new AppError("CADRE_GROUP_ONLY");
     const now = new Date();
     const r = await monthlyReport(c.tx, c.principal, periodOf("month", now).key, now, { unitId: await reportUnit(c) });
     return [{ text: monthSoFarText(r, now) }];

@@ -6,10 +6,9 @@ import type { ChatPrincipal } from "../core/chat/principal.ts";
 import type { ChatGroup, ChatIdentity, Prisma } from "../core/db/index.ts";
 import type { CadreRole } from "../core/db/generated/enums.ts";
 import { ROLE_LABEL, hasRoleAtLeast } from "../core/org/scope.ts";
-import { badRequest } from "../core/errors.ts";
 import { bindGroup, consumeSelfLinkAttempt, findUnitByCodeOrName, KIND_LABEL, linkIdentity, parseSelfLink, rosterReport, selfLink, unbindGroup } from "../core/chat/binding.ts";
 import { bindCodeToRevoke, consumeBindCodeAttempt, isKnownBindCode, redeemBindCode, redeemedText, revokeRefusedBindCode } from "../core/chat/bind-codes.ts";
-import { AppError, isAppError } from "../core/errors.ts";
+import { AppError, isAppError } from "../core/kernel/errors.ts";
 import { identityScope } from "../core/chat/registry.ts";
 import { meetingCommands } from "./meeting-commands.ts";
 import { complaintCommands } from "./complaint-commands.ts";
@@ -165,7 +164,7 @@ const bindByCodeCommand: CommandSpec = {
   where: "group",
   example: "绑定 K7M4PX",
   handler: async (c, table) => {
-    if (!c.args) throw badRequest("ARGUMENT_MISSING", "请在“绑定”后写上绑定码，例如：绑定 K7M4PX。绑定码由上级在管理后台生成，24 小时内有效。");
+    if (!c.args) throw new AppError("ARGUMENT_MISSING", "请在“绑定”后写上绑定码，例如：绑定 K7M4PX。绑定码由上级在管理后台生成，24 小时内有效。");
     // A linked cadre may still name the unit itself (绑定 <支部编码>), as before 绑定码 existed.
     if (hasRoleAtLeast(c.principal, "BRANCH_SECRETARY") && !(await isKnownBindCode(c.tx, c.args)) && (await unitNamed(c))) return bindCommand.handler(c, table);
     // Every try counts, right or wrong: past the limit even the right code waits, so guessing does not pay.
@@ -179,7 +178,7 @@ const bindByCodeCommand: CommandSpec = {
       const id = bindCodeToRevoke(e);
       if (id == null || !isAppError(e)) throw e;
       const revoked = await revokeRefusedBindCode(c.app.db.prisma, id, { identityId: c.identity.id, channel: c.message.channel, refusal: e.code });
-      throw revoked ? new AppError(e.status, e.code, `${e.message}\n该绑定码已作废，请在管理后台重新生成。`, e.details) : e;
+      throw revoked ? new AppError(e.code, `${e.message}\n该绑定码已作废，请在管理后台重新生成。`, e.details) : e;
     }
     return [{ text: redeemedText(r, c.message.channel) }];
   },
@@ -209,9 +208,9 @@ const registerCommand: CommandSpec = {
   example: "登记 @老王 王建国",
   handler: async (c) => {
     const targets = c.message.mentions.filter((id) => id !== c.message.sender.platformUserId);
-    if (targets.length !== 1) throw badRequest("MENTION_REQUIRED", "请 @ 一位要登记的群成员，例如：登记 @老王 王建国");
+    if (targets.length !== 1) throw new AppError("MENTION_REQUIRED", "请 @ 一位要登记的群成员，例如：登记 @老王 王建国");
     const [name, phoneTail] = c.args.split(/\s+/u).filter(Boolean);
-    if (phoneTail && !/^\d{4}$/.test(phoneTail)) throw badRequest("PHONE_TAIL_INVALID", "手机后四位应为 4 位数字。");
+    if (phoneTail && !/^\d{4}$/.test(phoneTail)) throw new AppError("PHONE_TAIL_INVALID");
     const target = await c.tx.chatIdentity.upsert({
       where: { channel_scope_platformUserId: { channel: c.message.channel, scope: identityScope(c.message), platformUserId: targets[0] } },
       create: { channel: c.message.channel, scope: identityScope(c.message), platformUserId: targets[0] },

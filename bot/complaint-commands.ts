@@ -5,7 +5,7 @@
 import type { CommandContext, CommandReply, CommandSpec } from "./commands.ts";
 import { privately, WORDS } from "./command-text.ts";
 import type { ComplaintRating } from "../core/db/index.ts";
-import { badRequest, isAppError } from "../core/errors.ts";
+import { AppError, isAppError } from "../core/kernel/errors.ts";
 import { findUnitByCodeOrName } from "../core/chat/binding.ts";
 import { formatZhDateTime } from "../core/meetings/time.ts";
 import {
@@ -45,7 +45,7 @@ const viewerOf = (c: CommandContext) => ({ role: c.principal.role, orgPath: c.pr
 function numberAndRest(args: string, usage: string): { number: string; rest: string } {
   const [first = "", ...rest] = args.split(WORDS).filter(Boolean);
   const number = parseComplaintNumber(first);
-  if (!number) throw badRequest("COMPLAINT_NUMBER_REQUIRED", first ? `“${first}”不是诉求编号，编号形如 LX20261125-0007。用法：${usage}` : `请写上诉求编号，例如：${usage}`);
+  if (!number) throw new AppError("COMPLAINT_NUMBER_REQUIRED", first ? `“${first}”不是诉求编号，编号形如 LX20261125-0007。用法：${usage}` : `请写上诉求编号，例如：${usage}`);
   return { number, rest: rest.join(" ") };
 }
 
@@ -256,7 +256,7 @@ const transferCommand: CommandSpec = {
   handler: async (c) => {
     const { number, rest } = numberAndRest(c.args, "转办 LX20261125-0007 河西村党支部 理由");
     const [unitText = "", ...reason] = rest.split(WORDS).filter(Boolean);
-    if (!unitText) throw badRequest("UNIT_REQUIRED", "请写上转给哪个单位（编码或名称）和理由，例如：转办 LX20261125-0007 河西村党支部 道路属河西村管护");
+    if (!unitText) throw new AppError("UNIT_REQUIRED", "请写上转给哪个单位（编码或名称）和理由，例如：转办 LX20261125-0007 河西村党支部 道路属河西村管护");
     const unit = await findUnitByCodeOrName(c.tx, unitText);
     const r = await transferComplaint(c.tx, actorOf(c), number, unit.id, reason.join(" "), c.app.config);
     return privately(`已将诉求 ${number} 转给「${r.target.name}」办理，并告知了反映人。`);
@@ -306,7 +306,7 @@ const extendCommand: CommandSpec = {
     const [daysText = "", ...reason] = rest.split(WORDS).filter(Boolean);
     const daysWord = daysText.replace(/天|个?工作日$/u, "");
     const days = /^\d{1,3}$/.test(daysWord) ? Number(daysWord) : NaN;
-    if (Number.isNaN(days)) throw badRequest("EXTENSION_DAYS_INVALID", "请写上延期的工作日数和理由，例如：延期 LX20261125-0007 3 需等配件到货");
+    if (Number.isNaN(days)) throw new AppError("EXTENSION_DAYS_INVALID", "请写上延期的工作日数和理由，例如：延期 LX20261125-0007 3 需等配件到货");
     const r = await requestExtension(c.tx, actorOf(c), number, days, reason.join(" "));
     return privately(`已提交延期申请（${days} 个工作日），等待${r.approver ? `「${r.approver.name}」` : "上级"}审批。`);
   },

@@ -5,7 +5,7 @@ import { touchIdentity } from "../core/chat/registry.ts";
 import { attachChatPhoto, MAX_PHOTOS } from "../core/complaints/attachments.ts";
 import { withDbRetry } from "../core/db/retry.ts";
 import { enqueue, PRIORITY, wakeSenders } from "../core/delivery/outbox.ts";
-import { isAppError } from "../core/errors.ts";
+import { isAppError } from "../core/kernel/errors.ts";
 import type { BlobStore } from "../core/storage/index.ts";
 import type { BotDeps } from "./index.ts";
 

@@ -4,7 +4,7 @@ import type { AppContext } from "../core/context.ts";
 import { enqueue, wakeSenders, PRIORITY } from "../core/delivery/outbox.ts";
 import { reconcileGroupsAfterLogin, recordGroupEvent, syncGroupMembers, touchGroup, touchIdentity } from "../core/chat/registry.ts";
 import { chatPrincipal } from "../core/chat/principal.ts";
-import { isAppError } from "../core/errors.ts";
+import { isAppError } from "../core/kernel/errors.ts";
 import { isTransientDbError, withDbRetry } from "../core/db/retry.ts";
 import pLimit from "p-limit";
 import type { ChatAdapter, ChatMessage } from "./adapters/types.ts";

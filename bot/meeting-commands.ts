@@ -2,7 +2,7 @@
 // Each parses the chat text and answers; the rules live in core/meetings/.
 import type { CommandContext, CommandSpec } from "./commands.ts";
 import type { MeetingType, OrgUnit } from "../core/db/index.ts";
-import { badRequest, notFound } from "../core/errors.ts";
+import { AppError } from "../core/kernel/errors.ts";
 import { findUnitByCodeOrName } from "../core/chat/binding.ts";
 import { identityScope } from "../core/chat/registry.ts";
 import {
@@ -39,14 +39,14 @@ const actorOf = (c: CommandContext): Actor => ({
 /** The unit a command is about: the group's bound unit, or privately the speaker's own unit. */
 async function contextUnit(c: CommandContext): Promise<Pick<OrgUnit, "id" | "name" | "path">> {
   if (c.group) {
-    if (c.group.orgUnitId == null) throw badRequest("GROUP_NOT_BOUND", "本群还没有绑定支部。请支部书记在群里发送“绑定支部 支部编码”。");
+    if (c.group.orgUnitId == null) throw new AppError("GROUP_NOT_BOUND", "本群还没有绑定支部。请支部书记在群里发送“绑定支部 支部编码”。");
     return c.tx.orgUnit.findUniqueOrThrow({ where: { id: c.group.orgUnitId }, select: { id: true, name: true, path: true } });
   }
   if (c.principal.memberId != null && c.principal.role === "MEMBER") {
     const m = await c.tx.member.findUniqueOrThrow({ where: { id: c.principal.memberId }, select: { branch: { select: { id: true, name: true, path: true } } } });
     return m.branch;
   }
-  if (c.principal.orgUnitId == null) throw badRequest("NOT_LINKED", "您还没有登记党员身份，请先在支部群里发送“我是 姓名 手机后四位”。");
+  if (c.principal.orgUnitId == null) throw new AppError("NOT_LINKED");
   return c.tx.orgUnit.findUniqueOrThrow({ where: { id: c.principal.orgUnitId }, select: { id: true, name: true, path: true } });
 }
 
@@ -64,7 +64,7 @@ export function parsePublishArgs(args: string, now: Date) {
     return true;
   });
   const [topic, ...place] = rest;
-  if (!topic) throw badRequest("TOPIC_MISSING", `时间理解为 ${time.understood}。请在时间后面写上主题，例如：发布学习 明天19:30 学习党章 村委会`);
+  if (!topic) throw new AppError("TOPIC_MISSING", `时间理解为 ${time.understood}。请在时间后面写上主题，例如：发布学习 明天19:30 学习党章 村委会`);
   return { at: time.at, understood: time.understood, type, topic, place: place.join(" ") || null };
 }
 
@@ -86,11 +86,11 @@ const publishCommand: CommandSpec = {
       unit = await findUnitByCodeOrName(c.tx, first);
       args = others.join(" ");
     } else if (!c.group && c.principal.role !== "BRANCH_SECRETARY") {
-      throw badRequest("UNIT_REQUIRED", "请在私聊中写明支部编码，例如：发布学习 C01-T01-V01-B 明天19:30 学习党章");
+      throw new AppError("UNIT_REQUIRED", "请在私聊中写明支部编码，例如：发布学习 C01-T01-V01-B 明天19:30 学习党章");
     } else {
       unit = await contextUnit(c);
     }
-    if (!args) throw badRequest("ARGUMENT_MISSING", "请写上时间和主题，例如：发布学习 明天19:30 学习党章 村委会会议室");
+    if (!args) throw new AppError("ARGUMENT_MISSING", "请写上时间和主题，例如：发布学习 明天19:30 学习党章 村委会会议室");
     const p = parsePublishArgs(args, now);
     const cfg = c.app.config;
     const { meeting, groups } = await publishMeeting(
@@ -120,7 +120,7 @@ async function targetMeeting(c: CommandContext, args: string) {
   if (id != null) return { meeting: await meetingInScope(c.tx, c.principal, id), rest: rest.join(" ") };
   const unit = await contextUnit(c);
   const meeting = await upcomingMeeting(c.tx, unit.id);
-  if (!meeting) throw notFound("MEETING_NOT_FOUND", `「${unit.name}」现在没有待召开的学习或会议。`);
+  if (!meeting) throw new AppError("MEETING_NOT_FOUND", `「${unit.name}」现在没有待召开的学习或会议。`);
   return { meeting, rest: args };
 }
 
@@ -160,15 +160,15 @@ const updateCommand: CommandSpec = {
       field = "time";
       value = rest;
     }
-    if (!field) throw badRequest("FIELD_REQUIRED", "请写明要改什么，例如：修改学习 时间 明天20:00、修改学习 地点 村委会二楼、修改学习 主题 学习党章");
-    if (!value) throw badRequest("ARGUMENT_MISSING", `请写上新的${fieldWord || "内容"}。`);
+    if (!field) throw new AppError("FIELD_REQUIRED");
+    if (!value) throw new AppError("ARGUMENT_MISSING", `请写上新的${fieldWord || "内容"}。`);
     const patch: MeetingPatch = {};
     if (field === "time") patch.plannedAt = parseFutureTime(value, now).at;
     if (field === "topic") patch.topic = value;
     if (field === "place") patch.place = value;
     if (field === "type") {
       patch.type = meetingTypeFromWord(value);
-      if (!patch.type) throw badRequest("TYPE_INVALID", `类型只能是：${MEETING_TYPE_WORDS.join("、")}。`);
+      if (!patch.type) throw new AppError("TYPE_INVALID", `类型只能是：${MEETING_TYPE_WORDS.join("、")}。`);
     }
     const r = await updateMeeting(c.tx, actorOf(c), meeting.id, patch, now);
     return [{ text: `已修改：${describeMeeting(r.meeting, now)}（${r.changes.join("；")}）${r.groups ? `，已通知 ${r.groups} 个群` : ""}。`, to: c.group && r.groups > 0 ? "sender" : "conversation" }];
@@ -210,7 +210,7 @@ const leaveCommand: CommandSpec = {
   handler: async (c) => {
     const unit = await contextUnit(c);
     const meeting = await upcomingMeeting(c.tx, unit.id);
-    if (!meeting) throw notFound("MEETING_NOT_FOUND", "现在没有需要请假的学习或会议。");
+    if (!meeting) throw new AppError("MEETING_NOT_FOUND", "现在没有需要请假的学习或会议。");
     const { updated } = await requestLeave(c.tx, {
       meeting,
       memberId: c.principal.memberId,
@@ -234,7 +234,7 @@ function decideCommand(approve: boolean): CommandSpec {
     where: "group",
     handler: async (c) => {
       const targets = c.message.mentions.filter((id) => id !== c.message.sender.platformUserId);
-      if (targets.length !== 1) throw badRequest("MENTION_REQUIRED", `请 @ 一位请假的群成员，例如：${approve ? "准假" : "不准假"} @张三`);
+      if (targets.length !== 1) throw new AppError("MENTION_REQUIRED", `请 @ 一位请假的群成员，例如：${approve ? "准假" : "不准假"} @张三`);
       const identity = await c.tx.chatIdentity.findUnique({
         where: { channel_scope_platformUserId: { channel: c.message.channel, scope: identityScope(c.message), platformUserId: targets[0] } },
       });
@@ -246,7 +246,7 @@ function decideCommand(approve: boolean): CommandSpec {
             include: { meeting: { include: { orgUnit: true } } },
           })
         : null;
-      if (!row) throw notFound("LEAVE_NOT_FOUND", "没有找到这位成员的请假。");
+      if (!row) throw new AppError("LEAVE_NOT_FOUND", "没有找到这位成员的请假。");
       await decideLeave(c.tx, actorOf(c), { meeting: row.meeting, memberId: row.memberId, identityId: row.identityId, approve, reason: c.args || undefined });
       const name = identity!.memberId ? (await c.tx.member.findUnique({ where: { id: identity!.memberId }, select: { name: true } }))?.name : identity!.displayName;
       return [{ text: `${approve ? "已准假" : "未准假"}：${name ?? "该成员"}（${describeMeeting(row.meeting)}）${!approve && c.args ? `，理由：${c.args}` : ""}。`, mentions: [targets[0]] }];
@@ -257,7 +257,7 @@ function decideCommand(approve: boolean): CommandSpec {
 async function reportMeeting(c: CommandContext) {
   const unit = await contextUnit(c);
   const meeting = await currentOrLastMeeting(c.tx, unit.id);
-  if (!meeting) throw notFound("MEETING_NOT_FOUND", `「${unit.name}」还没有开始签到的学习或会议。`);
+  if (!meeting) throw new AppError("MEETING_NOT_FOUND", `「${unit.name}」还没有开始签到的学习或会议。`);
   return meeting;
 }
 
@@ -306,7 +306,7 @@ const qrLinkCommand: CommandSpec = {
   where: "any",
   handler: async (c) => {
     const { meeting } = await targetMeeting(c, c.args);
-    if (meeting.status === "CANCELLED") throw badRequest("MEETING_CANCELLED", `「${meeting.topic}」已经取消了。`);
+    if (meeting.status === "CANCELLED") throw new AppError("MEETING_CANCELLED", `「${meeting.topic}」已经取消了。`);
     const key = issueDisplayKey(c.app.config.JWT_SECRET, meeting.id, meeting.checkinClosesAt);
     const url = `${publicBaseUrl(c.app.config)}/qr/${meeting.id}?k=${encodeURIComponent(key)}`;
     return [

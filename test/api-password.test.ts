@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { startApi, type RunningApi } from "../api/app.ts";
 import { ACCOUNT_LOCK_LIMIT, LOGIN_FAILURE_LIMIT } from "../core/auth/login.ts";
 import { checkPasswordPolicy, generateOneTimePassword, hashPassword, MIN_PASSWORD_LENGTH } from "../core/auth/password.ts";
-import { AppError } from "../core/errors.ts";
+import { AppError } from "../core/kernel/errors.ts";
 import { createTestContext, type TestContext } from "./support/context.ts";
 import { smallCounty } from "./support/fixtures.ts";
 import { apiCaller, expectApiError, type Answer } from "./support/http.ts";

@@ -8,7 +8,7 @@ import { WechatyAdapter } from "../bot/adapters/wechaty.ts";
 import { MockWechat } from "../bot/adapters/wechaty-mock.ts";
 import type { ChatMessage } from "../bot/adapters/types.ts";
 import { startBot, type BotHandle } from "../bot/index.ts";
-import { AppError } from "../core/errors.ts";
+import { AppError } from "../core/kernel/errors.ts";
 import { createLogger } from "../core/log.ts";
 import { createTestContext, type TestContext } from "./support/context.ts";
 import { eventually } from "./support/eventually.ts";

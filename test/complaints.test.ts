@@ -18,7 +18,7 @@ import { complaintMetrics } from "../core/complaints/metrics.ts";
 import { deriveState, sameState, stateOf } from "../core/complaints/state.ts";
 import type { ComplaintActor } from "../core/complaints/transition.ts";
 import { complaintInbox, listComplaints, viewComplaint, type ComplaintViewer } from "../core/complaints/view.ts";
-import { isAppError } from "../core/errors.ts";
+import { isAppError } from "../core/kernel/errors.ts";
 import { createTestContext, type TestContext } from "./support/context.ts";
 import { createBlobStore } from "../core/storage/index.ts";
 import { eventually } from "./support/eventually.ts";

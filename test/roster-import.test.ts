@@ -231,7 +231,7 @@ describe("roster import", () => {
 
     expectError(await preview(tokens.sec1, Buffer.from("姓名,所属支部\n张三,RIC-T1-V1-B\n")), 415, "ROSTER_FILE_INVALID");
     expectError(await preview(tokens.sec1, Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1, 0, 0, 0, 0])), 415, "ROSTER_FILE_INVALID");
-    expectError(await preview(tokens.sec1, Buffer.from([0x50, 0x4b, 0x03, 0x04, 1, 2, 3, 4, 5, 6])), 400, "ROSTER_FILE_INVALID");
+    expectError(await preview(tokens.sec1, Buffer.from([0x50, 0x4b, 0x03, 0x04, 1, 2, 3, 4, 5, 6])), 400, "ROSTER_FILE_UNREADABLE");
     expectError(await call("/api/roster/import/preview", { token: tokens.sec1, form: { skipInvalid: "true" } }), 400, "ROSTER_FILE_MISSING");
     expectError(await call("/api/roster/import", { token: tokens.sec1, body: {} }), 400, "ROSTER_FILE_MISSING");
 

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { ConfigError, loadConfig } from "../core/config.ts";
-import { AppError } from "../core/errors.ts";
+import { AppError } from "../core/kernel/errors.ts";
 import {
   DEFAULT_UPLOAD_MAX_BYTES,
   DiskBlobStore,

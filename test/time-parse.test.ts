@@ -1,7 +1,7 @@
 // The Chinese date-time parser behind "发布学习 <时间> <主题> …": every format a secretary is likely to type, the
 // interpretation rules (this year / next year, today / tomorrow, 周X / 下周X), and the errors people see.
 import { describe, expect, test } from "@jest/globals";
-import { AppError } from "../core/errors.ts";
+import { AppError } from "../core/kernel/errors.ts";
 import {
   CHINA_OFFSET_MS,
   chinaDayStart,

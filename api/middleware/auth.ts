@@ -2,7 +2,7 @@
 // needs with `authorize({...})`; no route checks roles or org scope by hand.
 import { resolvePrincipal, type Principal } from "../../core/auth/principal.ts";
 import { tokenInvalid, tokenMissing, verifyAccessToken, type TokenKind } from "../../core/auth/tokens.ts";
-import { AppError, validationFailed } from "../../core/errors.ts";
+import { AppError, validationFailed } from "../../core/kernel/errors.ts";
 import { requireUnitInScope, type CadreRole } from "../../core/org/scope.ts";
 import type { ApiCtx, ApiMiddleware } from "../types.ts";
 
@@ -33,9 +33,9 @@ export interface AuthorizeOptions {
   allowPasswordChange?: boolean;
 }
 
-const notAllowed = () => new AppError(403, "FORBIDDEN", "您没有执行此操作的权限");
+const notAllowed = () => new AppError("FORBIDDEN");
 export const passwordChangeRequired = () =>
-  new AppError(403, "PASSWORD_CHANGE_REQUIRED", "您正在使用一次性密码，请先修改密码后再继续操作");
+  new AppError("PASSWORD_CHANGE_REQUIRED");
 
 /** Role and org-subtree check; must run after `authenticate`. 403 FORBIDDEN or OUT_OF_SCOPE, 404 for no such unit. */
 export function authorize(opts: AuthorizeOptions = {}): ApiMiddleware {

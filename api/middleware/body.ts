@@ -3,7 +3,7 @@
 // left unread here: the routes that declare `upload` stream it within their own limits, the others refuse it with
 // the same 415 (see validate.ts).
 import { bodyParser } from "@koa/bodyparser";
-import { AppError } from "../../core/errors.ts";
+import { AppError } from "../../core/kernel/errors.ts";
 import type { ApiMiddleware } from "../types.ts";
 
 const BODY_METHODS = ["POST", "PUT", "PATCH"];
@@ -12,7 +12,7 @@ export function jsonBody(limit: string): ApiMiddleware {
   const parse = bodyParser({ enableTypes: ["json"], jsonLimit: limit, jsonStrict: true, parsedMethods: BODY_METHODS });
   return async (ctx, next) => {
     if (BODY_METHODS.includes(ctx.method) && hasBody(ctx.req.headers) && !ctx.request.is("application/json", "+json", "multipart/form-data")) {
-      throw new AppError(415, "UNSUPPORTED_MEDIA_TYPE", "请求内容必须是 JSON（Content-Type: application/json）");
+      throw new AppError("UNSUPPORTED_MEDIA_TYPE");
     }
     await parse(ctx as any, next);
   };

@@ -1,11 +1,11 @@
 // Turns every failure into {error:{code, message, requestId, ...}} with a Chinese message. Unknown errors become a
 // generic 500; their stack goes to the log with the request id, never to the client.
-import { AppError, errorBody, normalizeError } from "../../core/errors.ts";
+import { AppError, errorBody, normalizeError } from "../../core/kernel/errors.ts";
 import type { ApiMiddleware } from "../types.ts";
 
-const routeNotFound = () => new AppError(404, "NOT_FOUND", "请求的接口不存在，请检查地址");
-const methodNotAllowed = () => new AppError(405, "METHOD_NOT_ALLOWED", "该接口不支持此请求方法");
-const notImplemented = () => new AppError(501, "NOT_IMPLEMENTED", "服务器不支持此请求方法");
+const routeNotFound = () => new AppError("NOT_FOUND", "请求的接口不存在，请检查地址");
+const methodNotAllowed = () => new AppError("METHOD_NOT_ALLOWED");
+const notImplemented = () => new AppError("NOT_IMPLEMENTED");
 
 export function errorHandler(): ApiMiddleware {
   return async (ctx, next) => {

@@ -4,7 +4,7 @@
 // many, and a refused request is answered at once with the connection closed (the rest of the body is not read).
 // The bytes are only collected here; what they must be (an image, by its magic bytes) is the route's business.
 import busboy from "busboy";
-import { AppError } from "../../core/errors.ts";
+import { AppError } from "../../core/kernel/errors.ts";
 import { fileTooLarge } from "../../core/storage/index.ts";
 import type { ApiCtx } from "../types.ts";
 
@@ -39,7 +39,7 @@ export interface MultipartForm {
 export const isMultipart = (ctx: ApiCtx) => !!ctx.request.is("multipart/form-data");
 
 const invalid = (detail?: string) =>
-  new AppError(400, "MULTIPART_INVALID", "上传的表单格式有误，请重新提交（multipart/form-data）", detail ? { detail: detail.slice(0, 200) } : undefined);
+  new AppError("MULTIPART_INVALID", undefined, detail ? { detail: detail.slice(0, 200) } : undefined);
 
 /**
  * Reads the request's multipart body within `limits`. Rejects with 400 MULTIPART_INVALID / UNEXPECTED_FILE_FIELD /
@@ -54,7 +54,7 @@ export function readMultipart(ctx: ApiCtx, limits: MultipartLimits): Promise<Mul
   const declared = Number(ctx.get("content-length") || NaN);
   if (Number.isFinite(declared) && declared > maxTotal) {
     ctx.set("Connection", "close");
-    return Promise.reject(new AppError(413, "PAYLOAD_TOO_LARGE", "上传的内容太大了，请减少照片数量或压缩后再上传", { maxBytes: maxTotal }));
+    return Promise.reject(new AppError("PAYLOAD_TOO_LARGE", "上传的内容太大了，请减少照片数量或压缩后再上传", { maxBytes: maxTotal }));
   }
 
   const req = ctx.req;
@@ -75,7 +75,7 @@ export function readMultipart(ctx: ApiCtx, limits: MultipartLimits): Promise<Mul
       setImmediate(() => parser.destroy());
       reject(err);
     };
-    const onAborted = () => fail(new AppError(400, "REQUEST_ABORTED", "上传中断了，请重新提交"));
+    const onAborted = () => fail(new AppError("REQUEST_ABORTED", "上传中断了，请重新提交"));
 
     try {
       parser = busboy({
@@ -93,7 +93,7 @@ export function readMultipart(ctx: ApiCtx, limits: MultipartLimits): Promise<Mul
     parser.on("field", (name, value, info) => {
       if (done) return;
       if (info.nameTruncated) return fail(invalid("field name too long"));
-      if (info.valueTruncated) return fail(new AppError(400, "FIELD_TOO_LONG", `表单项 ${name.slice(0, 40)} 太长了`, { field: name.slice(0, 100) }));
+      if (info.valueTruncated) return fail(new AppError("FIELD_TOO_LONG", `表单项 ${name.slice(0, 40)} 太长了`, { field: name.slice(0, 100) }));
       fields[name] = value;
     });
 
@@ -102,7 +102,7 @@ export function readMultipart(ctx: ApiCtx, limits: MultipartLimits): Promise<Mul
         stream.on("error", () => undefined);
         stream.resume();
         return fail(
-          new AppError(400, "UNEXPECTED_FILE_FIELD", `文件只能放在表单项 ${limits.fileFields[0] ?? "(无)"} 中上传`, { field: name.slice(0, 100), allowed: [...limits.fileFields] }),
+          new AppError("UNEXPECTED_FILE_FIELD", `文件只能放在表单项 ${limits.fileFields[0] ?? "(无)"} 中上传`, { field: name.slice(0, 100), allowed: [...limits.fileFields] }),
         );
       }
       // Destroying the parser ends an unfinished file stream with an error nobody needs to hear.
@@ -119,7 +119,7 @@ export function readMultipart(ctx: ApiCtx, limits: MultipartLimits): Promise<Mul
       });
     });
 
-    parser.on("filesLimit", () => fail(new AppError(413, "TOO_MANY_FILES", `一次最多上传 ${limits.maxFiles} 个文件`, { maxFiles: limits.maxFiles })));
+    parser.on("filesLimit", () => fail(new AppError("TOO_MANY_FILES", `一次最多上传 ${limits.maxFiles} 个文件`, { maxFiles: limits.maxFiles })));
     parser.on("fieldsLimit", () => fail(invalid("too many fields")));
     parser.on("partsLimit", () => fail(invalid("too many parts")));
     parser.on("error", (e: unknown) => fail(invalid(e instanceof Error ? e.message : String(e))));

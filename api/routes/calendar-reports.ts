@@ -21,7 +21,7 @@ import {
 } from "../../core/calendar/reports.ts";
 import { branchRules, parseRulesPatch, REQUIRED_TYPES, rulesPatchSchema, type RulesPatch } from "../../core/calendar/rules.ts";
 import { Prisma } from "../../core/db/index.ts";
-import { badRequest, notFound } from "../../core/errors.ts";
+import { AppError } from "../../core/kernel/errors.ts";
 import { XLSX_CONTENT_TYPE } from "../../core/meetings/export.ts";
 import { rolesAtLeast } from "../../core/org/scope.ts";
 import { IdParams, IsoDateTime as isoDate } from "../schemas.ts";
@@ -283,7 +283,7 @@ async function branchRulesView(tx: Tx, branchId: number): Promise<z.input<typeof
 /** The branch an override is about: in scope (checked by authorize) and a branch. */
 async function requireBranch(tx: Tx, id: number) {
   const unit = await tx.orgUnit.findUniqueOrThrow({ where: { id }, select: { kind: true, name: true } });
-  if (unit.kind !== "BRANCH") throw badRequest("NOT_A_BRANCH", `「${unit.name}」不是党支部，三会一课规则只能按支部调整。`);
+  if (unit.kind !== "BRANCH") throw new AppError("NOT_A_BRANCH", `「${unit.name}」不是党支部，三会一课规则只能按支部调整。`);
 }
 
 export function registerCalendarReportRoutes(api: ApiRouter) {
@@ -350,7 +350,7 @@ export function registerCalendarReportRoutes(api: ApiRouter) {
     const period = query.period ? requirePeriod(query.period, ["quarter"]) : previousPeriod(periodOf("quarter", now));
     const own = await bulletinUnitOf(prisma, principal);
     const unit = query.unitId == null || query.unitId === own?.id ? own : await resolveScopeUnit(prisma, principal, query.unitId);
-    if (!unit) throw notFound("COUNTY_NOT_FOUND", "还没有建立县级组织，无法生成季通报。");
+    if (!unit) throw new AppError("COUNTY_NOT_FOUND");
     const snap = await prisma.reportSnapshot.findUnique({ where: { kind_period: { kind: "QUARTERLY", period: period.key } } });
     if (snap && (snap.data as unknown as QuarterlyBulletin).county?.id === unit.id) return { ...(snap.data as unknown as QuarterlyBulletin), source: "snapshot" };
     return { ...(await quarterlyBulletin(prisma, period.key, now, unit)), source: "live" };

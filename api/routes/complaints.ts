@@ -44,7 +44,7 @@ import { parseComplaintNumber, type ComplaintActor, type FilerRef } from "../../
 import { myComplaints, viewComplaint, type ComplaintView, type ComplaintViewer } from "../../core/complaints/view.ts";
 import type { ComplaintStatus, Prisma } from "../../core/db/index.ts";
 import { wakeSenders } from "../../core/delivery/outbox.ts";
-import { badRequest, notFound } from "../../core/errors.ts";
+import { AppError } from "../../core/kernel/errors.ts";
 import { formatZhDateTime } from "../../core/meetings/time.ts";
 import { XLSX_CONTENT_TYPE } from "../../core/meetings/export.ts";
 import { requireUnitInScope, rolesAtLeast } from "../../core/org/scope.ts";
@@ -738,7 +738,7 @@ export function registerComplaintRoutes(api: ApiRouter) {
     handler: async (ctx, { params, principal }) => {
       const { number, attachment } = await photoForViewer(ctx.deps.db.prisma, viewerOf(principal), params.number, params.id);
       const blob = await blobStore(ctx).get(attachment.location);
-      if (!blob) throw notFound("PHOTO_NOT_FOUND", "这张照片的文件已不存在。");
+      if (!blob) throw new AppError("PHOTO_NOT_FOUND", "这张照片的文件已不存在。");
       const type = blob.mime ?? attachment.mimeType ?? "application/octet-stream";
       const filename = `${number}-${attachment.id}.${EXT_BY_MIME[type] ?? "bin"}`;
       return { body: blob.data, filename, contentType: type, inline: true };
@@ -768,7 +768,7 @@ export function registerComplaintRoutes(api: ApiRouter) {
       let unitId: number | null = null;
       if (body.unitCode) {
         const unit = await prisma.orgUnit.findFirst({ where: { code: body.unitCode, active: true }, select: { id: true } });
-        if (!unit) throw notFound("UNIT_NOT_FOUND", `没有找到编码为“${body.unitCode}”的单位，请核对后重试。`);
+        if (!unit) throw new AppError("UNIT_NOT_FOUND", `没有找到编码为“${body.unitCode}”的单位，请核对后重试。`);
         unitId = unit.id;
       }
       // Known before anything is stored: where the ticket goes (UNIT_UNKNOWN otherwise).
@@ -908,7 +908,7 @@ export function registerComplaintRoutes(api: ApiRouter) {
     handler: async (ctx, { params, files, principal }) => {
       const { prisma } = ctx.deps.db;
       const photos = checkPhotos(ctx, files);
-      if (photos.length === 0) throw badRequest("PHOTO_MISSING", "请选择要上传的照片（multipart/form-data，文件放在 photos 中）。");
+      if (photos.length === 0) throw new AppError("PHOTO_MISSING", "请选择要上传的照片（multipart/form-data，文件放在 photos 中）。");
       const filer = filerOf(principal);
       // Before storing anything: the ticket is the caller's, open to additions, with room for these photos.
       await checkPhotoRoom(prisma, filer, params.number, photos.length);

@@ -5,7 +5,7 @@ import { stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, extname, join } from "node:path";
 import { z } from "zod";
-import { notFound } from "../../core/errors.ts";
+import { AppError } from "../../core/kernel/errors.ts";
 import { generateOpenApiDocument } from "../openapi.ts";
 import type { ApiCtx } from "../types.ts";
 import type { ApiRouter } from "../validate.ts";
@@ -90,10 +90,10 @@ export function registerDocsRoutes(api: ApiRouter) {
 
 async function serveAsset(ctx: ApiCtx) {
   const name = ctx.params.file;
-  if (!ASSETS.has(name)) throw notFound("NOT_FOUND", "文件不存在");
+  if (!ASSETS.has(name)) throw new AppError("NOT_FOUND", "文件不存在");
   const file = join(SWAGGER_DIR, name);
   const info = await stat(file).catch(() => null);
-  if (!info?.isFile()) throw notFound("NOT_FOUND", "文件不存在");
+  if (!info?.isFile()) throw new AppError("NOT_FOUND", "文件不存在");
   ctx.type = extname(name);
   ctx.length = info.size;
   // The files only change with the package version; a day of caching keeps the page light on village links.

@@ -1,7 +1,7 @@
 // Liveness (the process answers) and readiness (its dependencies answer). Orchestrators restart on the first and
 // stop sending traffic on the second, so /readyz must fail fast and never hang on a dead dependency.
 import { z } from "zod";
-import { AppError } from "../../core/errors.ts";
+import { AppError } from "../../core/kernel/errors.ts";
 import type { ApiRouter } from "../validate.ts";
 
 /** Each dependency gets this long before it counts as down. */
@@ -62,7 +62,7 @@ export function registerHealthRoutes(api: ApiRouter) {
       ]);
       if (database === "ok" && coordination === "ok") return { status: "ready" as const, checks: { database, coordination } };
       const down = [database !== "ok" && "数据库", coordination !== "ok" && "Redis（协调服务）"].filter(Boolean).join("和");
-      throw new AppError(503, "NOT_READY", `服务尚未就绪：${down}不可达`, { checks: { database, coordination } });
+      throw new AppError("NOT_READY", `服务尚未就绪：${down}不可达`, { checks: { database, coordination } });
     },
   });
 }

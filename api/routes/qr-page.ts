@@ -2,7 +2,7 @@
 // and reloads itself when the token rotates, so a phone or a projector needs no login and no JavaScript.
 import QRCode from "qrcode";
 import { z } from "zod";
-import { AppError, isAppError } from "../../core/errors.ts";
+import { AppError, isAppError } from "../../core/kernel/errors.ts";
 import { issueQrToken, verifyDisplayKey } from "../../core/meetings/qr.ts";
 import { formatZhDateTime, formatZhTime } from "../../core/meetings/time.ts";
 import { MEETING_TYPE_LABEL } from "../../core/meetings/labels.ts";
@@ -47,14 +47,14 @@ export function registerQrPageRoutes(api: ApiRouter) {
     c.type = "text/html; charset=utf-8";
     try {
       const id = Number(c.params.id);
-      if (!Number.isInteger(id) || id <= 0) throw new AppError(404, "MEETING_NOT_FOUND", "会议不存在。");
+      if (!Number.isInteger(id) || id <= 0) throw new AppError("MEETING_NOT_FOUND");
       const { config, db } = c.deps;
       verifyDisplayKey(config.JWT_SECRET, id, String(c.query.k ?? ""));
       const meeting = await db.prisma.meeting.findUnique({ where: { id }, include: { orgUnit: { select: { name: true } } } });
-      if (!meeting) throw new AppError(404, "MEETING_NOT_FOUND", "会议不存在。");
-      if (meeting.status === "CANCELLED") throw new AppError(410, "MEETING_CANCELLED", `「${meeting.topic}」已经取消。`);
+      if (!meeting) throw new AppError("MEETING_NOT_FOUND");
+      if (meeting.status === "CANCELLED") throw new AppError("QR_LINK_EXPIRED", `「${meeting.topic}」已经取消。`);
       const now = Date.now();
-      if (meeting.checkinClosesAt.getTime() <= now) throw new AppError(410, "CHECKIN_CLOSED", "签到已经结束。");
+      if (meeting.checkinClosesAt.getTime() <= now) throw new AppError("QR_LINK_EXPIRED", "签到已经结束。");
       const title = `${meeting.orgUnit.name} · ${MEETING_TYPE_LABEL[meeting.type]}签到`;
       const info = `<div class="meta">${escapeHtml(meeting.topic)}<br>${formatZhDateTime(meeting.plannedAt)}${meeting.place ? ` · ${escapeHtml(meeting.place)}` : ""}</div>`;
       if (meeting.checkinOpensAt.getTime() > now) {
@@ -71,7 +71,7 @@ export function registerQrPageRoutes(api: ApiRouter) {
         refresh,
       );
     } catch (e) {
-      const err = isAppError(e) ? e : new AppError(500, "INTERNAL", "页面暂时无法显示，请稍后刷新。");
+      const err = isAppError(e) ? e : new AppError("INTERNAL_ERROR", "页面暂时无法显示，请稍后刷新。");
       if (!isAppError(e)) c.deps.log.error({ err: e }, "签到码页面出错");
       c.status = err.status;
       c.body = page("签到码", `<h1>签到码</h1><p class="hint">${escapeHtml(err.message)}</p>`);

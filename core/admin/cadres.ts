@@ -10,7 +10,7 @@ import { audit } from "../audit.ts";
 import { generateOneTimePassword, hashPassword } from "../auth/password.ts";
 import type { CadreRole, OrgKind } from "../db/generated/enums.ts";
 import type { Database, Prisma } from "../db/index.ts";
-import { AppError, badRequest, conflict, forbidden, notFound } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { ROLE_LABEL, ROLE_RANK, hasRoleAtLeast, outOfScope, pathInScope, subtreeWhere, type ScopeHolder } from "../org/scope.ts";
 
 type Tx = Prisma.TransactionClient;
@@ -21,7 +21,7 @@ export const USERNAME_RULE = "用户名须为 3-32 个字符，只能包含英�
 export const DISPLAY_NAME_MAX = 50;
 
 export function checkUsername(username: string): void {
-  if (!USERNAME_RE.test(username)) throw badRequest("CADRE_USERNAME_INVALID", USERNAME_RULE);
+  if (!USERNAME_RE.test(username)) throw new AppError("CADRE_USERNAME_INVALID", USERNAME_RULE);
 }
 
 /** Which unit kinds each role may sit at. */
@@ -50,7 +50,7 @@ const ROLE_UNIT_RULE: Record<CadreRole, string> = {
 
 export function checkRoleFitsUnit(role: CadreRole, kind: OrgKind): void {
   if (!ROLE_UNIT_KINDS[role].includes(kind)) {
-    throw badRequest("CADRE_ROLE_UNIT_MISMATCH", `${ROLE_UNIT_RULE[role]}（所选单位是${KIND_LABEL[kind]}）`, { role, unitKind: kind });
+    throw new AppError("CADRE_ROLE_UNIT_MISMATCH", `${ROLE_UNIT_RULE[role]}（所选单位是${KIND_LABEL[kind]}）`, { role, unitKind: kind });
   }
 }
 
@@ -103,7 +103,7 @@ const toAccount = (u: AccountRow): CadreAccount => ({
 });
 
 const requireManager = (actor: CadreActor) => {
-  if (!hasRoleAtLeast(actor, "BRANCH_SECRETARY")) throw forbidden("FORBIDDEN", "只有支部书记及以上的干部可以管理账号");
+  if (!hasRoleAtLeast(actor, "BRANCH_SECRETARY")) throw new AppError("FORBIDDEN", "只有支部书记及以上的干部可以管理账号");
 };
 
 // ---- listing ----
@@ -179,16 +179,11 @@ function rolesBelow(actor: CadreActor): string {
 }
 
 const roleNotAllowed = (actor: CadreActor, role: CadreRole) =>
-  new AppError(
-    403,
-    "CADRE_ROLE_NOT_ALLOWED",
-    `您是${ROLE_LABEL[actor.role!]}，不能设置“${ROLE_LABEL[role]}”账号；只能创建或管理比您级别低的账号（${rolesBelow(actor) || "无"}）`,
-    { role },
-  );
+  new AppError("CADRE_ROLE_NOT_ALLOWED", `您是${ROLE_LABEL[actor.role!]}，不能设置“${ROLE_LABEL[role]}”账号；只能创建或管理比您级别低的账号（${rolesBelow(actor) || "无"}）`, { role });
 
 async function loadUnit(tx: Tx, actor: CadreActor, unitId: number): Promise<UnitRef> {
   const unit = await tx.orgUnit.findUnique({ where: { id: unitId }, select: { id: true, kind: true, path: true, active: true } });
-  if (!unit || !unit.active) throw notFound("ORG_UNIT_NOT_FOUND", "该单位不存在或已撤销");
+  if (!unit || !unit.active) throw new AppError("ORG_UNIT_NOT_FOUND");
   if (!pathInScope(actor, unit.path)) throw outOfScope();
   return unit;
 }
@@ -201,11 +196,11 @@ async function checkMember(tx: Tx, actor: CadreActor, memberId: number, accountI
     where: { id: memberId },
     select: { id: true, name: true, status: true, branch: { select: { path: true } }, cadreUser: { select: { id: true, username: true } } },
   });
-  if (!member) throw notFound("MEMBER_NOT_FOUND", "该党员不存在");
+  if (!member) throw new AppError("MEMBER_NOT_FOUND", "该党员不存在");
   if (!pathInScope(actor, member.branch.path)) throw outOfScope();
-  if (!MEMBER_LINKABLE.has(member.status)) throw badRequest("CADRE_MEMBER_INACTIVE", `党员${member.name}已不在册（转出、去世或停止党籍），不能关联账号`);
+  if (!MEMBER_LINKABLE.has(member.status)) throw new AppError("CADRE_MEMBER_INACTIVE", `党员${member.name}已不在册（转出、去世或停止党籍），不能关联账号`);
   if (member.cadreUser && member.cadreUser.id !== accountId) {
-    throw conflict("CADRE_MEMBER_TAKEN", `党员${member.name}已关联账号 ${member.cadreUser.username}，一名党员只能关联一个账号`);
+    throw new AppError("CADRE_MEMBER_TAKEN", `党员${member.name}已关联账号 ${member.cadreUser.username}，一名党员只能关联一个账号`);
   }
 }
 
@@ -221,7 +216,7 @@ function uniqueClash(e: unknown): "username" | "memberId" | null {
   return "username";
 }
 
-const usernameTaken = (username: string) => conflict("CADRE_USERNAME_TAKEN", `用户名 ${username} 已被使用，请换一个`);
+const usernameTaken = (username: string) => new AppError("CADRE_USERNAME_TAKEN", `用户名 ${username} 已被使用，请换一个`);
 
 /** Case-insensitive: "Zhang.San" and "zhang.san" would be indistinguishable to the people using them. */
 async function checkUsernameFree(tx: Tx | Database["prisma"], username: string) {
@@ -244,7 +239,7 @@ export async function createCadre(db: Database, actor: CadreActor, input: CadreC
   const username = input.username.trim();
   checkUsername(username);
   const displayName = input.displayName.trim();
-  if (!displayName) throw badRequest("CADRE_DISPLAY_NAME_REQUIRED", "请填写姓名（显示名）");
+  if (!displayName) throw new AppError("CADRE_DISPLAY_NAME_REQUIRED");
   const oneTimePassword = generateOneTimePassword(username);
   const passwordHash = await hashPassword(oneTimePassword);
   try {
@@ -282,7 +277,7 @@ export async function createCadre(db: Database, actor: CadreActor, input: CadreC
   } catch (e) {
     const clash = uniqueClash(e);
     if (clash === "username") throw usernameTaken(username);
-    if (clash === "memberId") throw conflict("CADRE_MEMBER_TAKEN", "该党员已关联其他账号，一名党员只能关联一个账号");
+    if (clash === "memberId") throw new AppError("CADRE_MEMBER_TAKEN");
     throw e;
   }
 }
@@ -312,11 +307,11 @@ async function loadTarget(tx: Tx, actor: CadreActor, id: number) {
       orgUnit: { select: { id: true, kind: true, path: true, active: true } },
     },
   });
-  if (!target) throw notFound("CADRE_NOT_FOUND", "该账号不存在");
+  if (!target) throw new AppError("CADRE_NOT_FOUND");
   if (!pathInScope(actor, target.orgUnit.path)) throw outOfScope();
-  if (target.id === actor.id) throw forbidden("CADRE_SELF", "不能在这里修改自己的账号；修改密码请使用“修改密码”");
+  if (target.id === actor.id) throw new AppError("CADRE_SELF");
   if (!(await outranks(tx, actor, target.role, target.orgUnit))) {
-    throw forbidden("CADRE_ROLE_NOT_ALLOWED", `不能管理与您同级或更高级别的账号（${target.username} 是${ROLE_LABEL[target.role]}）`);
+    throw new AppError("CADRE_ROLE_NOT_ALLOWED", `不能管理与您同级或更高级别的账号（${target.username} 是${ROLE_LABEL[target.role]}）`);
   }
   return target;
 }
@@ -337,7 +332,7 @@ export async function updateCadre(db: Database, actor: CadreActor, id: number, p
 
       if (patch.displayName !== undefined) {
         const displayName = patch.displayName.trim();
-        if (!displayName) throw badRequest("CADRE_DISPLAY_NAME_REQUIRED", "请填写姓名（显示名）");
+        if (!displayName) throw new AppError("CADRE_DISPLAY_NAME_REQUIRED");
         if (displayName !== target.displayName) (change("displayName", target.displayName, displayName), (data.displayName = displayName));
       }
 
@@ -386,7 +381,7 @@ export async function updateCadre(db: Database, actor: CadreActor, id: number, p
     });
     return toAccount(user);
   } catch (e) {
-    if (uniqueClash(e) === "memberId") throw conflict("CADRE_MEMBER_TAKEN", "该党员已关联其他账号，一名党员只能关联一个账号");
+    if (uniqueClash(e) === "memberId") throw new AppError("CADRE_MEMBER_TAKEN");
     throw e;
   }
 }
@@ -397,7 +392,7 @@ export async function updateCadre(db: Database, actor: CadreActor, id: number, p
 export async function resetCadrePassword(db: Database, actor: CadreActor, id: number) {
   requireManager(actor);
   const target = await db.prisma.cadreUser.findUnique({ where: { id }, select: { username: true } });
-  if (!target) throw notFound("CADRE_NOT_FOUND", "该账号不存在");
+  if (!target) throw new AppError("CADRE_NOT_FOUND");
   const oneTimePassword = generateOneTimePassword(target.username);
   const passwordHash = await hashPassword(oneTimePassword);
   const user = await db.prisma.$transaction(async (tx) => {

@@ -4,7 +4,7 @@
 import { audit } from "../audit.ts";
 import { generateOneTimePassword, hashPassword } from "../auth/password.ts";
 import type { Database } from "../db/index.ts";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { DISPLAY_NAME_MAX, USERNAME_RE, USERNAME_RULE } from "./cadres.ts";
 
 export type RootKind = "COUNTY" | "CITY";
@@ -27,11 +27,11 @@ export const UNIT_NAME_MAX = 50;
 /** A refusal the operator can act on: `exitCode` 2 for bad input (show the usage), 1 for "not on this database". */
 export class SetupRefused extends AppError {
   constructor(
-    code: string,
+    code: "SETUP_INVALID" | "SETUP_ROOT_EXISTS" | "SETUP_CODE_TAKEN" | "SETUP_USERNAME_TAKEN",
     message: string,
     readonly exitCode: 1 | 2,
   ) {
-    super(exitCode === 2 ? 400 : 409, code, message);
+    super(code, message);
   }
 }
 

@@ -1,7 +1,7 @@
 // A cadre changes their own password: the forced first change after a one-time password, or any time later.
 import { audit } from "../audit.ts";
 import type { AppContext } from "../context.ts";
-import { AppError, badRequest } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { loginFailureGuard, loginResultFor, type RequestMeta } from "./login.ts";
 import { checkPasswordPolicy, hashPassword, verifyPassword } from "./password.ts";
 import type { Principal } from "./principal.ts";
@@ -18,7 +18,7 @@ export async function changeOwnPassword(
   input: { oldPassword: string; newPassword: string },
   meta: RequestMeta,
 ) {
-  if (principal.kind !== "cadre") throw new AppError(400, "NOT_A_CADRE_LOGIN", "小程序登录没有密码，无需修改");
+  if (principal.kind !== "cadre") throw new AppError("NOT_A_CADRE_LOGIN", "小程序登录没有密码，无需修改");
   const { db, coord, config } = deps;
   const user = await db.prisma.cadreUser.findUnique({
     where: { id: principal.id },
@@ -39,7 +39,7 @@ export async function changeOwnPassword(
       requestId: meta.requestId,
     });
     await guard.fail();
-    throw badRequest("PASSWORD_WRONG", "原密码不正确");
+    throw new AppError("PASSWORD_WRONG");
   }
   checkPasswordPolicy(input.newPassword, { username: user.username, oldPassword: input.oldPassword });
 

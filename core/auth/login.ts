@@ -1,6 +1,6 @@
 // Logging in and out: cadre username/password for the console and API, wx.login() codes for the mini-program.
 import type { AppContext } from "../context.ts";
-import { AppError, tooMany, unauthorized } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import type { CadreRole } from "../db/generated/enums.ts";
 import type { MiniProgramClient } from "../wechat/miniprogram.ts";
 import { verifyAgainstDummy, verifyPassword } from "./password.ts";
@@ -24,13 +24,13 @@ export const LOGIN_FAILURE_LIMIT = { points: 5, durationSec: 15 * 60 };
  */
 export const ACCOUNT_LOCK_LIMIT = { points: 10, durationSec: 30 * 60 };
 
-const badCredentials = () => unauthorized("INVALID_CREDENTIALS", "用户名或密码错误");
+const badCredentials = () => new AppError("INVALID_CREDENTIALS");
 const minutes = (ms: number) => Math.max(1, Math.ceil(ms / 60_000));
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 const tooManyAttempts = (retryAfterMs: number) =>
-  tooMany("TOO_MANY_ATTEMPTS", `登录失败次数过多，请 ${minutes(retryAfterMs)} 分钟后再试`, seconds(retryAfterMs));
+  new AppError("TOO_MANY_ATTEMPTS", `登录失败次数过多，请 ${minutes(retryAfterMs)} 分钟后再试`, { retryAfterSeconds: seconds(retryAfterMs) });
 const accountLocked = (retryAfterMs: number) =>
-  tooMany("TOO_MANY_ATTEMPTS", `登录失败次数过多，账号已临时锁定，请 ${minutes(retryAfterMs)} 分钟后再试`, seconds(retryAfterMs));
+  new AppError("TOO_MANY_ATTEMPTS", `登录失败次数过多，账号已临时锁定，请 ${minutes(retryAfterMs)} 分钟后再试`, { retryAfterSeconds: seconds(retryAfterMs) });
 
 /**
  * The two failure budgets of a username: per username+IP (one client guessing) and per username alone (guessing
@@ -126,7 +126,7 @@ export async function loginCadre(deps: AppContext, input: { username: string; pa
     throw badCredentials();
   }
   // Only someone who knows the password learns that the account exists but is disabled.
-  if (!user.active) throw new AppError(403, "ACCOUNT_DISABLED", "该账号已停用，请联系管理员");
+  if (!user.active) throw new AppError("ACCOUNT_DISABLED");
 
   const now = new Date();
   await db.prisma.$transaction([
@@ -148,7 +148,7 @@ export async function loginCadre(deps: AppContext, input: { username: string; pa
 
 /** Revokes every token of this cadre (all devices): tokens carry the version they were issued with. */
 export async function logoutCadre(deps: AppContext, principal: Principal, meta: RequestMeta): Promise<void> {
-  if (principal.kind !== "cadre") throw new AppError(400, "NOT_A_CADRE_LOGIN", "小程序登录无需退出，删除本地登录信息即可");
+  if (principal.kind !== "cadre") throw new AppError("NOT_A_CADRE_LOGIN", "小程序登录无需退出，删除本地登录信息即可");
   await deps.db.prisma.$transaction([
     deps.db.prisma.cadreUser.update({ where: { id: principal.id }, data: { tokenVersion: { increment: 1 } } }),
     deps.db.prisma.auditLog.create({

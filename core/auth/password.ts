@@ -2,7 +2,7 @@
 // CadreUser.passwordHash so parameters can be raised later without breaking existing hashes.
 import { randomInt } from "node:crypto";
 import { hash, verify } from "@node-rs/argon2";
-import { badRequest } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 
 export const MIN_PASSWORD_LENGTH = 8;
 
@@ -45,14 +45,14 @@ const SYMBOL = /[^\p{L}\p{Nd}]/u;
  */
 export function checkPasswordPolicy(password: string, ctx: { username: string; oldPassword?: string }): void {
   const length = [...password].length;
-  if (length < MIN_PASSWORD_LENGTH) throw badRequest("PASSWORD_TOO_SHORT", `密码至少需要 ${MIN_PASSWORD_LENGTH} 个字符`);
-  if (length > MAX_PASSWORD_LENGTH) throw badRequest("PASSWORD_TOO_LONG", `密码最多 ${MAX_PASSWORD_LENGTH} 个字符`);
+  if (length < MIN_PASSWORD_LENGTH) throw new AppError("PASSWORD_TOO_SHORT", `密码至少需要 ${MIN_PASSWORD_LENGTH} 个字符`);
+  if (length > MAX_PASSWORD_LENGTH) throw new AppError("PASSWORD_TOO_LONG", `密码最多 ${MAX_PASSWORD_LENGTH} 个字符`);
   const kinds = [LETTER, DIGIT, SYMBOL].filter((re) => re.test(password)).length;
-  if (kinds < 2) throw badRequest("PASSWORD_TOO_WEAK", "密码太简单：请至少包含字母、数字、符号中的两种");
+  if (kinds < 2) throw new AppError("PASSWORD_TOO_WEAK");
   if (ctx.username && password.toLowerCase().includes(ctx.username.toLowerCase())) {
-    throw badRequest("PASSWORD_CONTAINS_USERNAME", "密码不能包含用户名");
+    throw new AppError("PASSWORD_CONTAINS_USERNAME");
   }
-  if (ctx.oldPassword !== undefined && password === ctx.oldPassword) throw badRequest("PASSWORD_REUSED", "新密码不能与原密码相同");
+  if (ctx.oldPassword !== undefined && password === ctx.oldPassword) throw new AppError("PASSWORD_REUSED");
 }
 
 // No 0/O, 1/l/I: one-time passwords are read off a screen and typed by hand.

@@ -4,7 +4,7 @@ import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
 import { z } from "zod";
 import type { Config } from "../config.ts";
 import { CadreRole } from "../db/generated/enums.ts";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 
 export const TOKEN_ISSUER = "netbranch";
 export const TOKEN_AUDIENCE = "netbranch-api";
@@ -28,10 +28,10 @@ export interface VerifiedToken extends TokenSubject {
   expiresAt: Date;
 }
 
-export const tokenMissing = () => new AppError(401, "TOKEN_MISSING", "请先登录");
-export const tokenInvalid = () => new AppError(401, "TOKEN_INVALID", "登录凭证无效，请重新登录");
-export const tokenExpired = () => new AppError(401, "TOKEN_EXPIRED", "登录已过期，请重新登录");
-export const tokenRevoked = () => new AppError(401, "TOKEN_REVOKED", "登录已失效（已退出登录、修改过密码或账号被停用），请重新登录");
+export const tokenMissing = () => new AppError("TOKEN_MISSING");
+export const tokenInvalid = () => new AppError("TOKEN_INVALID");
+export const tokenExpired = () => new AppError("TOKEN_EXPIRED");
+export const tokenRevoked = () => new AppError("TOKEN_REVOKED");
 
 const claimsSchema = z.object({
   sub: z.string().regex(/^[1-9]\d{0,15}$/),

@@ -2,7 +2,7 @@
 // or a declared type), stored through the BlobStore, and referenced from the broadcast and from each delivery's
 // payload; the sender fetches it from the store and sends it after the text (bot/sender.ts).
 import path from "node:path";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { checkImage, fileTooLarge, keySegment, newBlobKey, sniffImage, type BlobStore } from "../storage/index.ts";
 
 /** What a broadcast (and each of its deliveries) keeps: where the bytes are and what to call them in the chat. */
@@ -39,7 +39,7 @@ const MAGIC = {
 };
 
 export function attachmentTypeNotAllowed(): AppError {
-  return new AppError(415, "BROADCAST_ATTACHMENT_TYPE_NOT_ALLOWED", "广播附件只能是图片（JPEG、PNG、GIF、WebP、HEIC）或文档（PDF、Word、Excel、PowerPoint）", {
+  return new AppError("BROADCAST_ATTACHMENT_TYPE_NOT_ALLOWED", undefined, {
     allowed: [...ALLOWED_ATTACHMENT_EXTENSIONS],
   });
 }
@@ -65,7 +65,7 @@ function cleanName(name: string | null | undefined): string {
  * whatever its name; a document needs an allowed extension and bytes of that format (a renamed .exe is refused).
  */
 export function checkAttachment(data: Buffer, filename: string | null | undefined, opts: { maxBytes: number }): CheckedAttachment {
-  if (data.length === 0) throw new AppError(400, "FILE_EMPTY", "文件是空的，请重新选择");
+  if (data.length === 0) throw new AppError("FILE_EMPTY");
   if (data.length > opts.maxBytes) throw fileTooLarge(opts.maxBytes, data.length);
   const name = cleanName(filename);
   if (sniffImage(data)) {

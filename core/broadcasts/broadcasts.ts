@@ -12,7 +12,7 @@
 //   which covers a row a failed attempt puts back in the queue after the cancel.
 import type { Prisma, PrismaClient } from "../db/index.ts";
 import { audit } from "../audit.ts";
-import { AppError, badRequest, conflict, forbidden, notFound } from "../errors.ts";
+import { AppError, type ErrorCodeWithStatus } from "../kernel/errors.ts";
 import { PRIORITY } from "../delivery/outbox.ts";
 import { enqueueMany } from "../kernel/recipients.ts";
 import { splitText } from "../chat/split.ts";
@@ -94,21 +94,17 @@ export interface Preview {
 
 function requireCountyAdmin(actor: BroadcastActor, what: string) {
   if (actor.role !== "COUNTY_ADMIN" || actor.cadreUserId == null || !actor.orgPath) {
-    throw forbidden("COUNTY_ADMIN_REQUIRED", `只有县级管理员可以${what}`);
+    throw new AppError("COUNTY_ADMIN_REQUIRED", `只有县级管理员可以${what}`);
   }
 }
 
 /** Validates text: not empty, not over MAX_PARTS platform messages. Returns the number of parts each group gets. */
 export function checkBody(body: string): number {
   const text = body.trim();
-  if (!text) throw badRequest("BROADCAST_TEXT_EMPTY", "广播内容不能为空，请填写要发送的内容");
+  if (!text) throw new AppError("BROADCAST_TEXT_EMPTY");
   const parts = splitText(text, PLATFORM_TEXT_LIMIT).length;
   if (parts > MAX_PARTS) {
-    throw badRequest(
-      "BROADCAST_TEXT_TOO_LONG",
-      `广播内容过长（${Array.from(text).length} 字）：每条消息最多 ${PLATFORM_TEXT_LIMIT} 字，一次广播最多分 ${MAX_PARTS} 条发送。请精简内容或分成几次广播`,
-      { maxChars: PLATFORM_TEXT_LIMIT * MAX_PARTS, parts },
-    );
+    throw new AppError("BROADCAST_TEXT_TOO_LONG", `广播内容过长（${Array.from(text).length} 字）：每条消息最多 ${PLATFORM_TEXT_LIMIT} 字，一次广播最多分 ${MAX_PARTS} 条发送。请精简内容或分成几次广播`, { maxChars: PLATFORM_TEXT_LIMIT * MAX_PARTS, parts });
   }
   return parts;
 }
@@ -118,16 +114,16 @@ function checkTarget(target: BroadcastTarget) {
     case "all":
       return;
     case "towns":
-      if (!target.townIds?.length) throw badRequest("BROADCAST_TARGET_EMPTY", "请至少选择一个乡镇");
+      if (!target.townIds?.length) throw new AppError("BROADCAST_TARGET_EMPTY", "请至少选择一个乡镇");
       return;
     case "kinds":
-      if (!target.kinds?.length) throw badRequest("BROADCAST_TARGET_EMPTY", "请至少选择一类群（支部群或干部群）");
+      if (!target.kinds?.length) throw new AppError("BROADCAST_TARGET_EMPTY", "请至少选择一类群（支部群或干部群）");
       return;
     case "groups":
-      if (!target.groupIds?.length) throw badRequest("BROADCAST_TARGET_EMPTY", "请至少选择一个群");
+      if (!target.groupIds?.length) throw new AppError("BROADCAST_TARGET_EMPTY", "请至少选择一个群");
       return;
     default:
-      throw badRequest("BROADCAST_TARGET_UNKNOWN", "无法识别的发送范围：可选 全县(all)、乡镇(towns)、群类别(kinds)、指定群(groups)");
+      throw new AppError("BROADCAST_TARGET_UNKNOWN");
   }
 }
 
@@ -143,12 +139,12 @@ export async function resolveTarget(prisma: Tx, orgPath: string, target: Broadca
     const ids = [...new Set(target.townIds)];
     const towns = await prisma.orgUnit.findMany({ where: { id: { in: ids }, kind: "TOWN", active: true, path: { startsWith: orgPath } }, select: { id: true, path: true } });
     const missing = ids.filter((id) => !towns.some((t) => t.id === id));
-    if (missing.length) throw badRequest("BROADCAST_TARGET_UNKNOWN", `找不到这些乡镇（或不在本县）：${missing.join("、")}`, { unknownTownIds: missing });
+    if (missing.length) throw new AppError("BROADCAST_TARGET_UNKNOWN", `找不到这些乡镇（或不在本县）：${missing.join("、")}`, { unknownTownIds: missing });
     params.push(towns.map((t) => t.path));
     filter = `AND u.path LIKE ANY (SELECT p || '%' FROM unnest($2::text[]) p)`;
   } else if (target.scope === "kinds") {
     const bad = target.kinds.filter((k) => k !== "BRANCH" && k !== "CADRE");
-    if (bad.length) throw badRequest("BROADCAST_TARGET_UNKNOWN", `无法识别的群类别：${bad.join("、")}（可选 BRANCH 支部群、CADRE 干部群）`);
+    if (bad.length) throw new AppError("BROADCAST_TARGET_UNKNOWN", `无法识别的群类别：${bad.join("、")}（可选 BRANCH 支部群、CADRE 干部群）`);
     params.push([...new Set(target.kinds)]);
     filter = `AND g.kind::text = ANY($2::text[])`;
   } else if (target.scope === "groups") {
@@ -170,7 +166,7 @@ export async function resolveTarget(prisma: Tx, orgPath: string, target: Broadca
   if (target.scope === "groups") {
     const missing = params[1] as number[];
     const unknown = missing.filter((id) => !rows.some((r) => r.id === id));
-    if (unknown.length) throw badRequest("BROADCAST_TARGET_UNKNOWN", `找不到这些群（或未绑定本县单位、已停用）：${unknown.join("、")}`, { unknownGroupIds: unknown });
+    if (unknown.length) throw new AppError("BROADCAST_TARGET_UNKNOWN", `找不到这些群（或未绑定本县单位、已停用）：${unknown.join("、")}`, { unknownGroupIds: unknown });
   }
   return rows.map((r) => ({ ...r, accounts: Number(r.accounts), onlineAccounts: Number(r.onlineAccounts) }));
 }
@@ -246,16 +242,16 @@ export function parseBroadcastRef(s: string): { id: number } | { number: string 
 async function findBroadcast(prisma: Tx, ref: number | string) {
   const where = typeof ref === "number" ? { id: ref } : (() => {
     const p = parseBroadcastRef(ref);
-    if (!p) throw badRequest("BROADCAST_NUMBER_INVALID", `“${ref}”不是广播编号，编号形如 GB20261130-0007`);
+    if (!p) throw new AppError("BROADCAST_NUMBER_INVALID", `“${ref}”不是广播编号，编号形如 GB20261130-0007`);
     return "id" in p ? { id: p.id } : { number: p.number };
   })();
   const b = await prisma.broadcast.findUnique({ where, include: { drafter: { select: { id: true, displayName: true, orgUnit: { select: { path: true } } } } } });
-  if (!b) throw notFound("BROADCAST_NOT_FOUND", "找不到该广播，请核对编号");
+  if (!b) throw new AppError("BROADCAST_NOT_FOUND");
   return b;
 }
 
 function requireSameCounty(actor: BroadcastActor, drafterPath: string) {
-  if (!actor.orgPath || !drafterPath.startsWith(actor.orgPath)) throw new AppError(403, "OUT_OF_SCOPE", "无权处理其他县的广播");
+  if (!actor.orgPath || !drafterPath.startsWith(actor.orgPath)) throw new AppError("OUT_OF_SCOPE", "无权处理其他县的广播");
 }
 
 /** Creates a broadcast awaiting approval. The target is checked now (and resolved again, once, at send time). */
@@ -263,10 +259,10 @@ export async function draftBroadcast(prisma: Tx, actor: BroadcastActor, input: D
   requireCountyAdmin(actor, "起草县级广播");
   const partsPerGroup = checkBody(input.body);
   if (input.scheduledAt && input.scheduledAt.getTime() <= now.getTime()) {
-    throw badRequest("BROADCAST_SEND_TIME_PAST", "定时发送的时间已经过去，请选择将来的时间（或不填，批准后立即发送）");
+    throw new AppError("BROADCAST_SEND_TIME_PAST");
   }
   const groups = await resolveTarget(prisma, actor.orgPath!, input.target);
-  if (!groups.length) throw badRequest("BROADCAST_TARGET_NO_GROUPS", "该发送范围内没有可发送的群，请调整范围");
+  if (!groups.length) throw new AppError("BROADCAST_TARGET_NO_GROUPS");
   const body = input.body.trim();
   const title = (input.title?.trim() || Array.from(body.split("\n")[0]).slice(0, 20).join("")).slice(0, MAX_TITLE);
   const b = await inTx(prisma, async (tx) => {
@@ -327,12 +323,12 @@ export async function approveBroadcast(prisma: Tx, actor: BroadcastActor, ref: n
   requireCountyAdmin(actor, "批准县级广播");
   const b = await findBroadcast(prisma, ref);
   requireSameCounty(actor, b.drafter.orgUnit.path);
-  if (b.drafterId === actor.cadreUserId) throw forbidden("BROADCAST_SELF_APPROVAL", "不能批准自己起草的广播，请由另一位县级管理员审批");
-  if (b.status !== "PENDING_APPROVAL") throw conflict("BROADCAST_ALREADY_DECIDED", `该广播${STATUS_LABEL[b.status]}，无需再审批`);
+  if (b.drafterId === actor.cadreUserId) throw new AppError("BROADCAST_SELF_APPROVAL", "不能批准自己起草的广播，请由另一位县级管理员审批");
+  if (b.status !== "PENDING_APPROVAL") throw new AppError("BROADCAST_ALREADY_DECIDED", `该广播${STATUS_LABEL[b.status]}，无需再审批`);
   const later = b.scheduledAt && b.scheduledAt.getTime() > now.getTime();
   return inTx(prisma, async (tx) => {
     const { count } = await tx.broadcast.updateMany({ where: { id: b.id, status: "PENDING_APPROVAL" }, data: { status: later ? "SCHEDULED" : "SENDING" } });
-    if (count !== 1) throw conflict("BROADCAST_ALREADY_DECIDED", "该广播已被审批，无需再审批");
+    if (count !== 1) throw new AppError("BROADCAST_ALREADY_DECIDED");
     await tx.broadcastApproval.create({ data: { broadcastId: b.id, approverId: actor.cadreUserId!, decision: "APPROVED" } });
     const queued = later ? 0 : await fanOut(tx, b, b.drafter.orgUnit.path, now);
     await audit(tx, { actorId: actor.cadreUserId, actorIdentityId: actor.identityId, channel: actor.channel, action: "broadcast.approve", targetType: "Broadcast", targetId: b.id, detail: { queued, scheduledAt: b.scheduledAt?.toISOString() ?? null }, requestId: actor.requestId });
@@ -342,13 +338,13 @@ export async function approveBroadcast(prisma: Tx, actor: BroadcastActor, ref: n
 
 export async function rejectBroadcast(prisma: Tx, actor: BroadcastActor, ref: number | string, reason: string) {
   requireCountyAdmin(actor, "驳回县级广播");
-  if (!reason?.trim()) throw badRequest("BROADCAST_REASON_REQUIRED", "驳回时请写明理由");
+  if (!reason?.trim()) throw new AppError("BROADCAST_REASON_REQUIRED");
   const b = await findBroadcast(prisma, ref);
   requireSameCounty(actor, b.drafter.orgUnit.path);
-  if (b.drafterId === actor.cadreUserId) throw forbidden("BROADCAST_SELF_APPROVAL", "不能审批自己起草的广播；如需撤下，请取消它");
+  if (b.drafterId === actor.cadreUserId) throw new AppError("BROADCAST_SELF_APPROVAL", "不能审批自己起草的广播；如需撤下，请取消它");
   return inTx(prisma, async (tx) => {
     const { count } = await tx.broadcast.updateMany({ where: { id: b.id, status: "PENDING_APPROVAL" }, data: { status: "REJECTED" } });
-    if (count !== 1) throw conflict("BROADCAST_ALREADY_DECIDED", `该广播${STATUS_LABEL[b.status]}，无需再审批`);
+    if (count !== 1) throw new AppError("BROADCAST_ALREADY_DECIDED", `该广播${STATUS_LABEL[b.status]}，无需再审批`);
     await tx.broadcastApproval.create({ data: { broadcastId: b.id, approverId: actor.cadreUserId!, decision: "REJECTED", reason: reason.trim().slice(0, 500) } });
     await audit(tx, { actorId: actor.cadreUserId, actorIdentityId: actor.identityId, channel: actor.channel, action: "broadcast.reject", targetType: "Broadcast", targetId: b.id, detail: { reason }, requestId: actor.requestId });
     return { id: b.id, number: b.number, status: "REJECTED" as const };
@@ -365,7 +361,7 @@ export async function cancelBroadcast(prisma: Tx, actor: BroadcastActor, ref: nu
       where: { id: b.id, status: { in: ["DRAFT", "PENDING_APPROVAL", "SCHEDULED", "SENDING", "PAUSED"] } },
       data: { status: "CANCELLED", cancelledAt: now },
     });
-    if (count !== 1) throw conflict("BROADCAST_NOT_CANCELLABLE", `该广播${STATUS_LABEL[b.status]}，不能再取消`);
+    if (count !== 1) throw new AppError("BROADCAST_NOT_CANCELLABLE", `该广播${STATUS_LABEL[b.status]}，不能再取消`);
     const cancelled = await sweepCancelled(tx, b.id);
     await audit(tx, { actorId: actor.cadreUserId, actorIdentityId: actor.identityId, channel: actor.channel, action: "broadcast.cancel", targetType: "Broadcast", targetId: b.id, detail: { cancelled }, requestId: actor.requestId });
     return { id: b.id, number: b.number, status: "CANCELLED" as const, cancelled };
@@ -387,13 +383,13 @@ async function moveSending<To extends "PAUSED" | "SENDING">(
   prisma: Tx,
   actor: BroadcastActor,
   ref: number | string,
-  m: { what: string; from: "SENDING" | "PAUSED"; to: To; code: string; only: string; action: string },
+  m: { what: string; from: "SENDING" | "PAUSED"; to: To; code: ErrorCodeWithStatus<409>; only: string; action: string },
 ) {
   requireCountyAdmin(actor, m.what);
   const b = await findBroadcast(prisma, ref);
   requireSameCounty(actor, b.drafter.orgUnit.path);
   const { count } = await prisma.broadcast.updateMany({ where: { id: b.id, status: m.from }, data: { status: m.to } });
-  if (count !== 1) throw conflict(m.code, `该广播${STATUS_LABEL[b.status]}，${m.only}`);
+  if (count !== 1) throw new AppError(m.code, `该广播${STATUS_LABEL[b.status]}，${m.only}`);
   await audit(prisma, { actorId: actor.cadreUserId, actorIdentityId: actor.identityId, channel: actor.channel, action: m.action, targetType: "Broadcast", targetId: b.id, requestId: actor.requestId });
   return { id: b.id, number: b.number, status: m.to };
 }
@@ -403,7 +399,7 @@ export async function retryFailed(prisma: Tx, actor: BroadcastActor, ref: number
   requireCountyAdmin(actor, "重发县级广播");
   const b = await findBroadcast(prisma, ref);
   requireSameCounty(actor, b.drafter.orgUnit.path);
-  if (!["SENDING", "COMPLETED", "PAUSED"].includes(b.status)) throw conflict("BROADCAST_NOT_RETRYABLE", `该广播${STATUS_LABEL[b.status]}，不能重发`);
+  if (!["SENDING", "COMPLETED", "PAUSED"].includes(b.status)) throw new AppError("BROADCAST_NOT_RETRYABLE", `该广播${STATUS_LABEL[b.status]}，不能重发`);
   return inTx(prisma, async (tx) => {
     const requeued = await tx.$executeRawUnsafe(
       `UPDATE "Delivery" SET status = 'QUEUED', attempts = 0, "accountId" = NULL, "nextAttemptAt" = $2, "updatedAt" = now()
@@ -465,7 +461,7 @@ export interface BroadcastReport {
 const zero = (): ReportCounts => ({ total: 0, queued: 0, sending: 0, sent: 0, failed: 0, cancelled: 0, waiting: 0 });
 
 export async function broadcastReport(prisma: Tx, actor: Pick<BroadcastActor, "role" | "orgPath">, ref: number | string): Promise<BroadcastReport> {
-  if (actor.role !== "COUNTY_ADMIN") throw forbidden("COUNTY_ADMIN_REQUIRED", "只有县级管理员可以查看广播发送情况");
+  if (actor.role !== "COUNTY_ADMIN") throw new AppError("COUNTY_ADMIN_REQUIRED", "只有县级管理员可以查看广播发送情况");
   let b = await findBroadcast(prisma, ref);
   requireSameCounty(actor as BroadcastActor, b.drafter.orgUnit.path);
   if (b.status === "CANCELLED") await sweepCancelled(prisma, b.id);
@@ -528,7 +524,7 @@ export function listBroadcasts(prisma: Tx, actor: Pick<BroadcastActor, "role" | 
 }
 
 async function countyBroadcasts(prisma: Tx, actor: Pick<BroadcastActor, "role" | "orgPath">, status: BroadcastStatus | undefined, order: "asc" | "desc", take: number) {
-  if (actor.role !== "COUNTY_ADMIN" || !actor.orgPath) throw forbidden("COUNTY_ADMIN_REQUIRED", "只有县级管理员可以查看县级广播");
+  if (actor.role !== "COUNTY_ADMIN" || !actor.orgPath) throw new AppError("COUNTY_ADMIN_REQUIRED", "只有县级管理员可以查看县级广播");
   return prisma.broadcast.findMany({
     where: { ...(status ? { status } : {}), drafter: { orgUnit: { path: { startsWith: actor.orgPath } } } },
     include: { drafter: { select: { id: true, displayName: true } } },
@@ -538,7 +534,7 @@ async function countyBroadcasts(prisma: Tx, actor: Pick<BroadcastActor, "role" |
 }
 
 export async function getBroadcast(prisma: Tx, actor: Pick<BroadcastActor, "role" | "orgPath">, ref: number | string) {
-  if (actor.role !== "COUNTY_ADMIN") throw forbidden("COUNTY_ADMIN_REQUIRED", "只有县级管理员可以查看县级广播");
+  if (actor.role !== "COUNTY_ADMIN") throw new AppError("COUNTY_ADMIN_REQUIRED", "只有县级管理员可以查看县级广播");
   const b = await findBroadcast(prisma, ref);
   requireSameCounty(actor as BroadcastActor, b.drafter.orgUnit.path);
   const approvals = await prisma.broadcastApproval.findMany({ where: { broadcastId: b.id }, include: { approver: { select: { id: true, displayName: true } } }, orderBy: { id: "asc" } });

@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { loadConfig, ConfigError } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { openDatabase, type PrismaClient } from "../db/index.ts";
-import { isAppError } from "../errors.ts";
+import { isAppError } from "../kernel/errors.ts";
 import { createBlobStore, fileTooLarge } from "../storage/index.ts";
 import { checkAttachment, discardAttachment, storeAttachment, type CheckedAttachment } from "./attachments.ts";
 import { approveBroadcast, broadcastReport, draftBroadcast, previewTarget, type BroadcastActor, type BroadcastTarget, type Preview } from "./broadcasts.ts";

@@ -8,7 +8,7 @@
 // 党员大会 and 党课 show in every month's matrix, `counted: false` until then). Summed over a year's monthly reports,
 // every obligation is therefore counted exactly once.
 import type { Prisma, PrismaClient } from "../db/index.ts";
-import { badRequest, forbidden, notFound } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { MEETING_TYPE_LABEL } from "../meetings/labels.ts";
 import { hasRoleAtLeast, pathInScope, type ScopeHolder } from "../org/scope.ts";
 import { countyRules, evaluateBranches, type BranchEvaluation } from "./facts.ts";
@@ -52,7 +52,7 @@ export interface UnitRef {
 export function requirePeriod(key: string | undefined | null, kinds: PeriodKind[] = ["month", "quarter"]): Period {
   const p = key ? parsePeriodKey(key) : undefined;
   const example = kinds.length === 2 ? "2026-11（月）或 2026-Q4（季度）" : kinds[0] === "month" ? "2026-11（月份）" : "2026-Q4（季度）";
-  if (!p || !kinds.includes(p.kind)) throw badRequest("PERIOD_INVALID", `期间应写成 ${example}${key ? `，收到的是“${key}”` : ""}。`);
+  if (!p || !kinds.includes(p.kind)) throw new AppError("PERIOD_INVALID", `期间应写成 ${example}${key ? `，收到的是“${key}”` : ""}。`);
   return p;
 }
 
@@ -61,11 +61,11 @@ export function requirePeriod(key: string | undefined | null, kinds: PeriodKind[
  * subtree) or the caller's own unit. Branch secretaries and above only (403 ROLE_REQUIRED).
  */
 export async function resolveScopeUnit(tx: Tx, scope: ScopeHolder, unitId?: number | null): Promise<UnitRef & { path: string }> {
-  if (!hasRoleAtLeast(scope, "BRANCH_SECRETARY") || !scope.orgPath) throw forbidden("ROLE_REQUIRED", "抱歉，只有支部书记及以上的干部可以查看三会一课落实情况和报告。");
+  if (!hasRoleAtLeast(scope, "BRANCH_SECRETARY") || !scope.orgPath) throw new AppError("ROLE_REQUIRED", "抱歉，只有支部书记及以上的干部可以查看三会一课落实情况和报告。");
   const select = { id: true, code: true, name: true, kind: true, path: true, active: true } as const;
   const unit = unitId != null ? await tx.orgUnit.findUnique({ where: { id: unitId }, select }) : await tx.orgUnit.findFirst({ where: { path: scope.orgPath }, select });
-  if (!unit || !unit.active) throw notFound("ORG_UNIT_NOT_FOUND", "该单位不存在或已撤销");
-  if (!pathInScope(scope, unit.path)) throw forbidden("OUT_OF_SCOPE", "无权访问该单位的数据");
+  if (!unit || !unit.active) throw new AppError("ORG_UNIT_NOT_FOUND");
+  if (!pathInScope(scope, unit.path)) throw new AppError("OUT_OF_SCOPE");
   return { id: unit.id, code: unit.code, name: unit.name, kind: unit.kind, path: unit.path };
 }
 

@@ -25,7 +25,7 @@ import { Prisma, type PrismaClient, type ReportKind } from "../db/index.ts";
 import { enqueue, PRIORITY } from "../delivery/outbox.ts";
 import { complaintMetrics, sumComplaintCounts, type ComplaintCounts } from "../complaints/metrics.ts";
 import { ratio } from "../rate.ts";
-import { badRequest, notFound } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { pathInScope, type ScopeHolder } from "../org/scope.ts";
 import { onRosterAtSql, rosterSizeAtSql } from "../org/roster.ts";
 import {
@@ -514,8 +514,8 @@ export function rankTowns(s: PeriodSummary): Pick<QuarterlyBulletin, "towns" | "
 export async function quarterlyBulletin(tx: Tx, quarterKey: string, at: Date, unit?: UnitRef & { path: string }): Promise<QuarterlyBulletin> {
   const period = requirePeriod(quarterKey, ["quarter"]);
   const county = unit ?? (await countyUnit(tx));
-  if (!county) throw notFound("COUNTY_NOT_FOUND", "还没有建立县级组织，无法生成季通报。");
-  if (county.kind !== "COUNTY" && county.kind !== "CITY") throw badRequest("BULLETIN_UNIT_INVALID", `季通报按县（市）排名其下级单位，“${county.name}”不是县或市。`);
+  if (!county) throw new AppError("COUNTY_NOT_FOUND");
+  if (county.kind !== "COUNTY" && county.kind !== "CITY") throw new AppError("BULLETIN_UNIT_INVALID", `季通报按县（市）排名其下级单位，“${county.name}”不是县或市。`);
   const s = await periodSummary(tx, county, period, at);
   return { kind: "QUARTERLY", period: s.period, generatedAt: s.generatedAt, county: s.unit, weights: SCORE_WEIGHTS, formula: SCORE_FORMULA, ...rankTowns(s), total: s.total };
 }

@@ -5,7 +5,7 @@
 import chineseDays from "chinese-days";
 import type { Prisma, PrismaClient } from "../db/index.ts";
 import { CHINA_OFFSET_MS } from "../meetings/time.ts";
-import { badRequest, notFound } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 
 type Tx = Prisma.TransactionClient | PrismaClient;
 
@@ -124,12 +124,12 @@ export function invalidateCalendar() {
 const DATE_KEY = /^\d{4}-\d{2}-\d{2}$/;
 
 function checkDayKey(date: string) {
-  if (!DATE_KEY.test(date) || shiftDay(date, 0) !== date) throw badRequest("DATE_INVALID", `日期“${date}”无效，格式如 2027-10-01。`);
+  if (!DATE_KEY.test(date) || shiftDay(date, 0) !== date) throw new AppError("DATE_INVALID", `日期“${date}”无效，格式如 2027-10-01。`);
 }
 
 /** A year as the calendar sees it: whether the official schedule is in the package, and every day that is not plain Mon–Fri. */
 export async function calendarYear(tx: Tx, year: number) {
-  if (!Number.isInteger(year) || year < 2004 || year > 2100) throw badRequest("YEAR_INVALID", "年份应在 2004 到 2100 之间。");
+  if (!Number.isInteger(year) || year < 2004 || year > 2100) throw new AppError("YEAR_INVALID");
   const calendar = await loadCalendar(tx, { fresh: true });
   const special: DayInfo[] = [];
   let workdays = 0;
@@ -145,7 +145,7 @@ export async function calendarYear(tx: Tx, year: number) {
 /** An admin marks one day a working day or a day off (for a year the package does not cover yet, or a local change). */
 export async function setOverride(tx: Tx, date: string, isWorkday: boolean, note: string) {
   checkDayKey(date);
-  if (note.length > 100) throw badRequest("NOTE_TOO_LONG", "说明请控制在 100 个字以内。");
+  if (note.length > 100) throw new AppError("NOTE_TOO_LONG");
   const row = await tx.calendarOverride.upsert({
     where: { date: new Date(`${date}T00:00:00Z`) },
     create: { date: new Date(`${date}T00:00:00Z`), isWorkday, note },
@@ -158,6 +158,6 @@ export async function setOverride(tx: Tx, date: string, isWorkday: boolean, note
 export async function removeOverride(tx: Tx, date: string) {
   checkDayKey(date);
   const { count } = await tx.calendarOverride.deleteMany({ where: { date: new Date(`${date}T00:00:00Z`) } });
-  if (count === 0) throw notFound("OVERRIDE_NOT_FOUND", `${date} 没有人工调整，无需删除。`);
+  if (count === 0) throw new AppError("OVERRIDE_NOT_FOUND", `${date} 没有人工调整，无需删除。`);
   invalidateCalendar();
 }

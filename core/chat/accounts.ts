@@ -5,7 +5,7 @@
 import QRCode from "qrcode";
 import type { Database, Prisma } from "../db/index.ts";
 import { AccountStatus, Channel, GroupKind } from "../db/generated/enums.ts";
-import { AppError, forbidden, notFound } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { hasRoleAtLeast, outOfScope, pathInScope, requireUnitInScope, subtreeWhere, type ScopeHolder } from "../org/scope.ts";
 import { rosterReport, type RosterReport } from "./binding.ts";
 
@@ -112,10 +112,10 @@ export async function listAccounts(db: Database, now: Date = new Date()): Promis
 // ---- the login QR ----
 
 
-export const accountNotFound = () => notFound("ACCOUNT_NOT_FOUND", "该机器人账号不存在");
-export const loginNotNeeded = () => new AppError(409, "LOGIN_NOT_NEEDED", "该账号当前无需扫码登录");
+export const accountNotFound = () => new AppError("ACCOUNT_NOT_FOUND");
+export const loginNotNeeded = () => new AppError("LOGIN_NOT_NEEDED");
 export const loginQrExpired = () =>
-  new AppError(409, "LOGIN_QR_EXPIRED", "登录二维码已过期。机器人会自动生成新的二维码，请稍候约半分钟后刷新本页再扫码。");
+  new AppError("LOGIN_QR_EXPIRED");
 
 /** The QR payload the bot stored (wechat4u's `scan` event), with an SVG to show in the console. */
 export async function loginQrFor(db: Database, accountId: number, now: Date = new Date()) {
@@ -154,7 +154,7 @@ export interface GroupListQuery {
   lost?: boolean;
 }
 
-export const unboundForbidden = () => forbidden("FORBIDDEN", "只有县级管理员可以查看未绑定单位的群");
+export const unboundForbidden = () => new AppError("FORBIDDEN", "只有县级管理员可以查看未绑定单位的群");
 
 /**
  * Groups the caller may see: those bound to a unit in their subtree; a county admin also sees groups nobody has
@@ -218,9 +218,9 @@ export async function listGroups(db: Database, holder: ScopeHolder, q: GroupList
   };
 }
 
-export const groupNotFound = () => notFound("GROUP_NOT_FOUND", "该群不存在");
+export const groupNotFound = () => new AppError("GROUP_NOT_FOUND");
 export const groupNotBound = () =>
-  new AppError(409, "GROUP_NOT_BOUND", "该群还没有绑定支部。请支部书记在群里发送“绑定 绑定码”（绑定码在管理后台生成；已登记的书记也可以发送“绑定支部 支部编码”）完成绑定后再核对名单。");
+  new AppError("GROUP_NOT_BOUND", "该群还没有绑定支部。请支部书记在群里发送“绑定 绑定码”（绑定码在管理后台生成；已登记的书记也可以发送“绑定支部 支部编码”）完成绑定后再核对名单。");
 
 /** The 名单核对 report for a group whose bound unit is in the caller's scope, with a longer list of names. */
 export async function groupRosterReport(db: Database, holder: ScopeHolder, groupId: number, nameCap = API_ROSTER_NAME_CAP): Promise<RosterReport & { groupId: number }> {

@@ -4,7 +4,7 @@
 // branch's secretary). A code works once, for 24 hours, and wrong guesses are rate-limited per person and per group.
 import { randomInt } from "node:crypto";
 import type { Channel, OrgUnit, Prisma, PrismaClient } from "../db/index.ts";
-import { AppError, badRequest, forbidden, notFound, serviceUnavailable, tooMany } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { hasRoleAtLeast, outOfScope, pathInScope, ROLE_LABEL, ROLE_RANK, type CadreRole, type ScopeHolder } from "../org/scope.ts";
 import { audit } from "../audit.ts";
 import type { Coordination } from "../coord/types.ts";
@@ -91,12 +91,12 @@ async function toItems(tx: Tx, rows: CodeRow[]): Promise<BindCodeItem[]> {
 }
 
 const requireSecretary = (holder: ScopeHolder) => {
-  if (!hasRoleAtLeast(holder, "BRANCH_SECRETARY")) throw forbidden("FORBIDDEN", "只有支部书记及以上的干部可以管理绑定码");
+  if (!hasRoleAtLeast(holder, "BRANCH_SECRETARY")) throw new AppError("FORBIDDEN", "只有支部书记及以上的干部可以管理绑定码");
 };
 
 async function unitInScope(tx: Tx, holder: ScopeHolder, unitId: number) {
   const unit = await tx.orgUnit.findUnique({ where: { id: unitId } });
-  if (!unit || !unit.active) throw notFound("ORG_UNIT_NOT_FOUND", "该单位不存在或已撤销");
+  if (!unit || !unit.active) throw new AppError("ORG_UNIT_NOT_FOUND");
   if (!pathInScope(holder, unit.path)) throw outOfScope();
   return unit;
 }
@@ -116,10 +116,7 @@ async function requireMemberAllowed(tx: Tx, member: { id: number; name: string }
   const role = await consoleRoleOf(tx, member.id);
   if (role == null) return null;
   if (issuerRole != null && ROLE_RANK[role] < ROLE_RANK[issuerRole]) return role;
-  throw badRequest(
-    "BIND_CODE_MEMBER_NOT_ALLOWED",
-    `“${member.name}”有管理后台账号（${ROLE_LABEL[role]}），权限不低于生成绑定码的干部，不能通过绑定码登记。请${member.name}本人用自己的账号在管理后台生成绑定码，或选择其他党员。`,
-  );
+  throw new AppError("BIND_CODE_MEMBER_NOT_ALLOWED", `“${member.name}”有管理后台账号（${ROLE_LABEL[role]}），权限不低于生成绑定码的干部，不能通过绑定码登记。请${member.name}本人用自己的账号在管理后台生成绑定码，或选择其他党员。`);
 }
 
 /** The member a code for this unit will link: given (checked against the unit), or for a branch its one secretary. */
@@ -133,22 +130,19 @@ async function memberOfUnit(tx: Tx, unit: OrgUnit, memberId: number | undefined)
   if (unit.kind === "BRANCH") {
     if (memberId != null) {
       const m = await tx.member.findFirst({ where: { AND: [rosterWhere(unit), { id: memberId }] }, select: { id: true, name: true } });
-      if (!m) throw badRequest("BIND_CODE_MEMBER_NOT_ON_ROSTER", `所选党员不在「${unit.name}」的在册名单中，请重新选择。`);
+      if (!m) throw new AppError("BIND_CODE_MEMBER_NOT_ON_ROSTER", `所选党员不在「${unit.name}」的在册名单中，请重新选择。`);
       return m;
     }
     const secretaries = await tx.member.findMany({ where: { AND: [rosterWhere(unit), { isSecretary: true }] }, select: { id: true, name: true }, orderBy: { id: "asc" }, take: 5 });
     if (secretaries.length === 1) return secretaries[0];
-    throw badRequest(
-      "BIND_CODE_MEMBER_REQUIRED",
-      secretaries.length === 0
+    throw new AppError("BIND_CODE_MEMBER_REQUIRED", secretaries.length === 0
         ? `「${unit.name}」名单中没有标为书记的党员，请选择由哪位党员使用此绑定码（绑定后他将成为本支部书记）。`
-        : `「${unit.name}」名单中有多位书记（${secretaries.map((s) => s.name).join("、")}），请选择由哪一位使用此绑定码。`,
-    );
+        : `「${unit.name}」名单中有多位书记（${secretaries.map((s) => s.name).join("、")}），请选择由哪一位使用此绑定码。`);
   }
   if (memberId == null) return null;
   // A cadre group (town, county): anyone on a roster below the unit may bring it online.
   const m = await tx.member.findFirst({ where: { id: memberId, status: { in: [...ACTIVE_STATUSES] }, branch: { path: { startsWith: unit.path } } }, select: { id: true, name: true } });
-  if (!m) throw badRequest("BIND_CODE_MEMBER_NOT_IN_UNIT", `所选党员不在「${unit.name}」下属支部的在册名单中，请重新选择。`);
+  if (!m) throw new AppError("BIND_CODE_MEMBER_NOT_IN_UNIT", `所选党员不在「${unit.name}」下属支部的在册名单中，请重新选择。`);
   return m;
 }
 
@@ -158,7 +152,7 @@ const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === "P20
 export async function issueBindCode(prisma: PrismaClient, actor: BindCodeActor, unitId: number, input: { memberId?: number }, now: Date = new Date()) {
   requireSecretary(actor);
   const unit = await unitInScope(prisma, actor, unitId);
-  if (unit.kind === "PARTY_GROUP") throw badRequest("BIND_CODE_UNIT_KIND", "党小组不单独绑定群，请为其所属党支部生成绑定码。");
+  if (unit.kind === "PARTY_GROUP") throw new AppError("BIND_CODE_UNIT_KIND");
   const member = await memberFor(prisma, unit, input.memberId, actor.role);
   const expiresAt = new Date(now.getTime() + BIND_CODE_TTL_MS);
   // 31^6 codes: a clash is rare, and the unique index (not a prior lookup) is what decides it.
@@ -175,7 +169,7 @@ export async function issueBindCode(prisma: PrismaClient, actor: BindCodeActor, 
       if (!isUniqueViolation(e)) throw e;
     }
   }
-  throw serviceUnavailable("BIND_CODE_BUSY", "暂时无法生成绑定码，请稍后重试");
+  throw new AppError("BIND_CODE_BUSY");
 }
 
 /** A unit's codes, newest first (used, revoked and expired ones too: the console shows what happened to each). */
@@ -190,7 +184,7 @@ export async function listBindCodes(prisma: PrismaClient, holder: ScopeHolder, u
   return { items: await toItems(prisma, rows), page: q.page, pageSize: q.pageSize, total };
 }
 
-export const bindCodeNotFound = () => notFound("BIND_CODE_NOT_FOUND", "该绑定码不存在");
+export const bindCodeNotFound = () => new AppError("BIND_CODE_NOT_FOUND");
 
 /** Revokes an unused code (audited `bind_code.revoke`); revoking twice answers the same row. */
 export async function revokeBindCode(prisma: PrismaClient, actor: BindCodeActor, id: number, now: Date = new Date()) {
@@ -199,10 +193,10 @@ export async function revokeBindCode(prisma: PrismaClient, actor: BindCodeActor,
     const row = await tx.bindCode.findUnique({ where: { id }, select: ITEM_SELECT });
     if (!row) throw bindCodeNotFound();
     if (!pathInScope(actor, row.orgUnit.path)) throw outOfScope();
-    if (row.usedAt) throw new AppError(409, "BIND_CODE_USED", "该绑定码已被使用，无法作废。如需解除群的绑定，请支部书记在群里发送“解绑”。");
+    if (row.usedAt) throw new AppError("BIND_CODE_USED", "该绑定码已被使用，无法作废。如需解除群的绑定，请支部书记在群里发送“解绑”。");
     if (!row.revokedAt) {
       const won = await tx.bindCode.updateMany({ where: { id, usedAt: null, revokedAt: null }, data: { revokedAt: now } });
-      if (won.count === 0) throw new AppError(409, "BIND_CODE_USED", "该绑定码刚刚已被使用，无法作废。");
+      if (won.count === 0) throw new AppError("BIND_CODE_USED", "该绑定码刚刚已被使用，无法作废。");
       await audit(tx, { actorId: actor.cadreUserId, channel: actor.channel, requestId: actor.requestId, action: "bind_code.revoke", targetType: "BindCode", targetId: id, detail: { orgUnitId: row.orgUnit.id } });
     }
     const [item] = await toItems(tx, [await tx.bindCode.findUniqueOrThrow({ where: { id }, select: ITEM_SELECT })]);
@@ -222,7 +216,7 @@ async function consumeTry(coord: Pick<Coordination, "rateLimiter">, name: string
   const verdict = await coord.rateLimiter(name, limit).consume(key);
   if (!verdict.allowed) {
     const minutes = Math.max(1, Math.ceil(verdict.retryAfterMs / 60_000));
-    throw tooMany("TOO_MANY_ATTEMPTS", `尝试次数过多，请 ${minutes} 分钟后再试。`, Math.ceil(verdict.retryAfterMs / 1000));
+    throw new AppError("TOO_MANY_ATTEMPTS", `尝试次数过多，请 ${minutes} 分钟后再试。`, { retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) });
   }
 }
 
@@ -273,42 +267,42 @@ export async function redeemBindCode(
   now: Date = new Date(),
 ): Promise<Redeemed> {
   const code = normalizeBindCode(input.text);
-  const wrong = () => notFound("BIND_CODE_INVALID", `绑定码“${input.text.slice(0, 20)}”不正确，请核对后重新发送（绑定码由 6 位字母和数字组成，不区分大小写）。`);
+  const wrong = () => new AppError("BIND_CODE_INVALID", `绑定码“${input.text.slice(0, 20)}”不正确，请核对后重新发送（绑定码由 6 位字母和数字组成，不区分大小写）。`);
   if (!code) throw wrong();
   const row = await tx.bindCode.findUnique({ where: { code }, include: { orgUnit: true, member: true, createdBy: { select: { role: true } } } });
   if (!row) throw wrong();
   if (row.usedAt) {
     const group = row.usedGroupId != null ? await tx.chatGroup.findUnique({ where: { id: row.usedGroupId }, select: { id: true, topic: true } }) : null;
     const where = group?.id === input.groupId ? "本群" : group?.topic ? `“${group.topic}”` : "另一个群";
-    throw new AppError(409, "BIND_CODE_USED", `该绑定码已于 ${formatZhDateTime(row.usedAt, now)} 用于绑定${where}，每个绑定码只能使用一次。如需再绑定，请在管理后台重新生成绑定码。`);
+    throw new AppError("BIND_CODE_USED", `该绑定码已于 ${formatZhDateTime(row.usedAt, now)} 用于绑定${where}，每个绑定码只能使用一次。如需再绑定，请在管理后台重新生成绑定码。`);
   }
-  if (row.revokedAt) throw new AppError(410, "BIND_CODE_REVOKED", "该绑定码已作废，请向上级或在管理后台重新生成绑定码。");
-  if (row.expiresAt <= now) throw new AppError(410, "BIND_CODE_EXPIRED", `该绑定码已于 ${formatZhDateTime(row.expiresAt, now)} 过期（有效期 24 小时），请在管理后台重新生成绑定码。`);
+  if (row.revokedAt) throw new AppError("BIND_CODE_REVOKED");
+  if (row.expiresAt <= now) throw new AppError("BIND_CODE_EXPIRED", `该绑定码已于 ${formatZhDateTime(row.expiresAt, now)} 过期（有效期 24 小时），请在管理后台重新生成绑定码。`);
   const unit = row.orgUnit;
-  if (!unit.active) throw new AppError(409, "BIND_CODE_UNIT_INACTIVE", `「${unit.name}」已撤销，不能再绑定群。`);
+  if (!unit.active) throw new AppError("BIND_CODE_UNIT_INACTIVE", `「${unit.name}」已撤销，不能再绑定群。`);
 
   // The member the code names must still be where the code was issued for.
   const member = row.member;
   let memberConsoleRole: CadreRole | null = null;
-  if (unit.kind === "BRANCH" && !member) throw refusing(new AppError(409, "BIND_CODE_MEMBER_GONE", "该绑定码对应的党员已不在名单中，请在管理后台重新生成绑定码。"), row.id);
+  if (unit.kind === "BRANCH" && !member) throw refusing(new AppError("BIND_CODE_MEMBER_GONE"), row.id);
   if (member) {
     const stillThere = await tx.member.count({
       where: { id: member.id, status: { in: [...ACTIVE_STATUSES] }, ...(unit.kind === "BRANCH" ? { branchId: unit.id } : { branch: { path: { startsWith: unit.path } } }) },
     });
-    if (!stillThere) throw refusing(new AppError(409, "BIND_CODE_MEMBER_GONE", `该绑定码是为“${member.name}”生成的，但${member.name}已不在「${unit.name}」的在册名单中，请在管理后台重新生成绑定码。`), row.id);
+    if (!stillThere) throw refusing(new AppError("BIND_CODE_MEMBER_GONE", `该绑定码是为“${member.name}”生成的，但${member.name}已不在「${unit.name}」的在册名单中，请在管理后台重新生成绑定码。`), row.id);
     // Checked again now: the member may have been given a console login since the code was issued.
     memberConsoleRole = await requireMemberAllowed(tx, member, row.createdBy?.role ?? null).catch((e: unknown) => {
       throw e instanceof AppError ? refusing(e, row.id) : e;
     });
     if (p.memberId != null && p.memberId !== member.id) {
       const current = await tx.member.findUnique({ where: { id: p.memberId }, select: { name: true } });
-      throw refusing(new AppError(409, "BIND_CODE_OTHER_MEMBER", `该绑定码是为“${member.name}”生成的，而您已登记为“${current?.name ?? "其他党员"}”。请由${member.name}本人发送，或在管理后台为您重新生成绑定码。`), row.id);
+      throw refusing(new AppError("BIND_CODE_OTHER_MEMBER", `该绑定码是为“${member.name}”生成的，而您已登记为“${current?.name ?? "其他党员"}”。请由${member.name}本人发送，或在管理后台为您重新生成绑定码。`), row.id);
     }
   }
 
   const group = await tx.chatGroup.findUniqueOrThrow({ where: { id: input.groupId }, include: { orgUnit: true } });
   if (group.orgUnit && group.orgUnitId !== unit.id) {
-    throw refusing(new AppError(409, "GROUP_ALREADY_BOUND", `本群已绑定到「${group.orgUnit.name}」，不能再绑定到「${unit.name}」。如需更换，请支部书记先发送“解绑”。`), row.id);
+    throw refusing(new AppError("GROUP_ALREADY_BOUND", `本群已绑定到「${group.orgUnit.name}」，不能再绑定到「${unit.name}」。如需更换，请支部书记先发送“解绑”。`), row.id);
   }
   const alreadyBound = group.orgUnitId === unit.id;
   // Someone is speaking in it: a group a re-login had listed as lost is live.
@@ -319,7 +313,7 @@ export async function redeemBindCode(
     where: { id: row.id, usedAt: null, revokedAt: null, expiresAt: { gt: now } },
     data: { usedAt: now, usedByIdentityId: p.identityId, usedGroupId: input.groupId },
   });
-  if (won.count === 0) throw new AppError(409, "BIND_CODE_USED", "该绑定码刚刚已被使用，每个绑定码只能使用一次。如需再绑定，请在管理后台重新生成绑定码。");
+  if (won.count === 0) throw new AppError("BIND_CODE_USED", "该绑定码刚刚已被使用，每个绑定码只能使用一次。如需再绑定，请在管理后台重新生成绑定码。");
 
   if (!alreadyBound) {
     // The same compare-and-set for the group: two different codes racing in one group cannot both bind it.
@@ -327,7 +321,7 @@ export async function redeemBindCode(
       where: { id: input.groupId, orgUnitId: null },
       data: { orgUnitId: unit.id, kind: groupKindFor(unit), boundAt: now, boundByIdentityId: p.identityId, lostAt: null, active: true },
     });
-    if (bound.count === 0) throw new AppError(409, "GROUP_ALREADY_BOUND", "本群刚刚已被绑定到其他单位。如需更换，请支部书记先发送“解绑”。");
+    if (bound.count === 0) throw new AppError("GROUP_ALREADY_BOUND", "本群刚刚已被绑定到其他单位。如需更换，请支部书记先发送“解绑”。");
   }
 
   if (member && p.memberId !== member.id) {

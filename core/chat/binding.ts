@@ -1,7 +1,7 @@
 // Binding chat to the organisation: a group to the org unit it serves, a chat identity to a roster member, and the
 // roster reconciliation that shows who is missing. Shared by the bot commands and the API.
 import type { Channel, Prisma, PrismaClient, OrgUnit } from "../db/index.ts";
-import { AppError, badRequest, forbidden, notFound, tooMany } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { hasRoleAtLeast, pathInScope, ROLE_LABEL } from "../org/scope.ts";
 import { audit } from "../audit.ts";
 import type { ChatPrincipal } from "./principal.ts";
@@ -32,7 +32,7 @@ export async function clearLostGroups(tx: Tx, unitId: number, channel: Channel, 
 }
 
 function requireCadre(p: ChatPrincipal, action: string) {
-  if (!hasRoleAtLeast(p, "BRANCH_SECRETARY")) throw forbidden("ROLE_REQUIRED", `抱歉，只有支部书记及以上的干部可以${action}。`);
+  if (!hasRoleAtLeast(p, "BRANCH_SECRETARY")) throw new AppError("ROLE_REQUIRED", `抱歉，只有支部书记及以上的干部可以${action}。`);
 }
 
 /** Members of an org unit's roster: the branch's members, or for town/county groups their cadres. */
@@ -54,22 +54,22 @@ export async function findUnitByCodeOrName(tx: Tx, text: string) {
   if (unit) return unit;
   const byName = await tx.orgUnit.findMany({ where: { name: text, active: true }, take: 3 });
   if (byName.length === 1) return byName[0];
-  if (byName.length > 1) throw badRequest("UNIT_AMBIGUOUS", `有多个单位叫“${text}”，请改用单位编码（如 ${byName.map((u) => u.code).join("、")}）。`);
-  throw notFound("UNIT_NOT_FOUND", `没有找到编码或名称为“${text}”的单位，请核对后重试。`);
+  if (byName.length > 1) throw new AppError("UNIT_AMBIGUOUS", `有多个单位叫“${text}”，请改用单位编码（如 ${byName.map((u) => u.code).join("、")}）。`);
+  throw new AppError("UNIT_NOT_FOUND", `没有找到编码或名称为“${text}”的单位，请核对后重试。`);
 }
 
 export async function bindGroup(tx: Tx, p: ChatPrincipal, groupId: number, unitText: string, channel: string) {
   requireCadre(p, "绑定群");
-  if (!unitText) throw badRequest("ARGUMENT_MISSING", "请在命令后写上支部编码，例如：绑定支部 C01-T01-V01-B");
+  if (!unitText) throw new AppError("ARGUMENT_MISSING", "请在命令后写上支部编码，例如：绑定支部 C01-T01-V01-B");
   const unit = await findUnitByCodeOrName(tx, unitText);
-  if (!pathInScope(p, unit.path)) throw forbidden("OUT_OF_SCOPE", `抱歉，「${unit.name}」不在您（${ROLE_LABEL[p.role!]}）的管辖范围内。`);
+  if (!pathInScope(p, unit.path)) throw new AppError("OUT_OF_SCOPE", `抱歉，「${unit.name}」不在您（${ROLE_LABEL[p.role!]}）的管辖范围内。`);
   const group = await tx.chatGroup.findUniqueOrThrow({ where: { id: groupId }, include: { orgUnit: true } });
   if (group.orgUnitId === unit.id) {
     // Someone is speaking in it: a group a re-login had listed as lost is live.
     if (group.lostAt || !group.active) await tx.chatGroup.update({ where: { id: groupId }, data: { lostAt: null, active: true } });
     return { unit, already: true };
   }
-  if (group.orgUnit) throw new AppError(409, "GROUP_ALREADY_BOUND", `本群已绑定到「${group.orgUnit.name}」。如需更换，请先发送“解绑”。`);
+  if (group.orgUnit) throw new AppError("GROUP_ALREADY_BOUND", `本群已绑定到「${group.orgUnit.name}」。如需更换，请先发送“解绑”。`);
   await tx.chatGroup.update({ where: { id: groupId }, data: { orgUnitId: unit.id, kind: groupKindFor(unit), boundAt: new Date(), boundByIdentityId: p.identityId, lostAt: null } });
   const clearedLostGroupIds = await clearLostGroups(tx, unit.id, group.channel, group);
   await audit(tx, { actorId: p.cadreUserId, actorIdentityId: p.identityId, channel, action: "group.bind", targetType: "ChatGroup", targetId: groupId, detail: { orgUnitId: unit.id, code: unit.code, clearedLostGroupIds } });
@@ -79,8 +79,8 @@ export async function bindGroup(tx: Tx, p: ChatPrincipal, groupId: number, unitT
 export async function unbindGroup(tx: Tx, p: ChatPrincipal, groupId: number, channel: string) {
   requireCadre(p, "解绑群");
   const group = await tx.chatGroup.findUniqueOrThrow({ where: { id: groupId }, include: { orgUnit: true } });
-  if (!group.orgUnit) throw badRequest("GROUP_NOT_BOUND", "本群还没有绑定任何单位。");
-  if (!pathInScope(p, group.orgUnit.path)) throw forbidden("OUT_OF_SCOPE", `抱歉，「${group.orgUnit.name}」不在您的管辖范围内，不能解绑。`);
+  if (!group.orgUnit) throw new AppError("GROUP_NOT_BOUND", "本群还没有绑定任何单位。");
+  if (!pathInScope(p, group.orgUnit.path)) throw new AppError("OUT_OF_SCOPE", `抱歉，「${group.orgUnit.name}」不在您的管辖范围内，不能解绑。`);
   await tx.chatGroup.update({ where: { id: groupId }, data: { orgUnitId: null, kind: "OTHER", boundAt: null, boundByIdentityId: null } });
   await audit(tx, { actorId: p.cadreUserId, actorIdentityId: p.identityId, channel, action: "group.unbind", targetType: "ChatGroup", targetId: groupId, detail: { orgUnitId: group.orgUnit.id, code: group.orgUnit.code } });
   return group.orgUnit;
@@ -88,7 +88,7 @@ export async function unbindGroup(tx: Tx, p: ChatPrincipal, groupId: number, cha
 
 async function boundUnit(tx: Tx, groupId: number) {
   const group = await tx.chatGroup.findUniqueOrThrow({ where: { id: groupId }, include: { orgUnit: true } });
-  if (!group.orgUnit) throw badRequest("GROUP_NOT_BOUND", "本群还没有绑定支部。请支部书记在群里发送“绑定 绑定码”（绑定码在管理后台生成）；已登记的书记也可以发送“绑定支部 支部编码”。");
+  if (!group.orgUnit) throw new AppError("GROUP_NOT_BOUND");
   return group.orgUnit;
 }
 
@@ -104,8 +104,8 @@ async function rosterMatches(tx: Tx, unit: OrgUnit, name: string, phoneTail?: st
 const NAME_RE = /^[\p{Script=Han}A-Za-z·・.\s]{1,20}$/u;
 
 function checkName(name: string) {
-  if (!name) throw badRequest("ARGUMENT_MISSING", "请写上姓名。");
-  if (!NAME_RE.test(name)) throw badRequest("NAME_INVALID", "姓名格式不对，请只写姓名（不超过 20 个字）。");
+  if (!name) throw new AppError("ARGUMENT_MISSING", "请写上姓名。");
+  if (!NAME_RE.test(name)) throw new AppError("NAME_INVALID", "姓名格式不对，请只写姓名（不超过 20 个字）。");
 }
 
 /** A secretary links someone's chat identity to a roster member (`登记 @某人 姓名 [手机后四位]`). */
@@ -117,10 +117,10 @@ export async function linkIdentity(
   requireCadre(p, "为他人登记");
   checkName(input.name);
   const unit = await boundUnit(tx, input.groupId);
-  if (!pathInScope(p, unit.path)) throw forbidden("OUT_OF_SCOPE", `抱歉，「${unit.name}」不在您的管辖范围内。`);
+  if (!pathInScope(p, unit.path)) throw new AppError("OUT_OF_SCOPE", `抱歉，「${unit.name}」不在您的管辖范围内。`);
   const matches = await rosterMatches(tx, unit, input.name, input.phoneTail);
-  if (matches.length === 0) throw notFound("MEMBER_NOT_FOUND", `「${unit.name}」名单中没有找到“${input.name}”${input.phoneTail ? "（手机后四位不符）" : ""}，请核对后重试。`);
-  if (matches.length > 1) throw badRequest("MEMBER_AMBIGUOUS", `名单中有 ${matches.length} 位“${input.name}”，请在姓名后加上手机后四位，例如：登记 @某人 ${input.name} 1234`);
+  if (matches.length === 0) throw new AppError("MEMBER_NOT_FOUND", `「${unit.name}」名单中没有找到“${input.name}”${input.phoneTail ? "（手机后四位不符）" : ""}，请核对后重试。`);
+  if (matches.length > 1) throw new AppError("MEMBER_AMBIGUOUS", `名单中有 ${matches.length} 位“${input.name}”，请在姓名后加上手机后四位，例如：登记 @某人 ${input.name} 1234`);
   const member = matches[0];
   const identity = await tx.chatIdentity.update({ where: { id: input.targetIdentityId }, data: { memberId: member.id, linkedAt: new Date() } });
   // Check-ins this person made before being registered now count for the member.
@@ -133,7 +133,7 @@ export async function linkIdentity(
 export function parseSelfLink(args: string): { name: string; phoneTail: string } {
   const [name = "", phoneTail = ""] = args.split(/\s+/u).filter(Boolean);
   checkName(name);
-  if (!/^\d{4}$/.test(phoneTail)) throw badRequest("PHONE_TAIL_INVALID", "请写上姓名和手机号后四位，例如：我是 张三 1234");
+  if (!/^\d{4}$/.test(phoneTail)) throw new AppError("PHONE_TAIL_INVALID", "请写上姓名和手机号后四位，例如：我是 张三 1234");
   return { name, phoneTail };
 }
 
@@ -143,7 +143,7 @@ export const SELF_LINK_LIMIT = { points: 5, durationSec: 3600 };
 /** Counts one self-binding try of this identity; 429 TOO_MANY_ATTEMPTS once over SELF_LINK_LIMIT. */
 export async function consumeSelfLinkAttempt(coord: Pick<Coordination, "rateLimiter">, channel: string, identityId: number) {
   const verdict = await coord.rateLimiter("self-link", SELF_LINK_LIMIT).consume(`${channel}:${identityId}`);
-  if (!verdict.allowed) throw tooMany("TOO_MANY_ATTEMPTS", "尝试次数过多，请一小时后再试，或请支部书记为您登记。", Math.ceil(verdict.retryAfterMs / 1000));
+  if (!verdict.allowed) throw new AppError("TOO_MANY_ATTEMPTS", "尝试次数过多，请一小时后再试，或请支部书记为您登记。", { retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) });
 }
 
 /** Who binds themself: a chat principal, or a mini-program login (its ChatIdentity). */
@@ -152,7 +152,7 @@ type SelfLinker = Pick<ChatPrincipal, "identityId" | "memberId" | "name">;
 async function requireNotLinked(tx: Tx, p: SelfLinker) {
   if (p.memberId != null) {
     const current = await tx.member.findUnique({ where: { id: p.memberId }, select: { name: true } });
-    throw new AppError(409, "ALREADY_LINKED", `您已登记为“${current?.name ?? p.name}”，无需重复登记。如信息有误，请联系支部书记。`);
+    throw new AppError("ALREADY_LINKED", `您已登记为“${current?.name ?? p.name}”，无需重复登记。如信息有误，请联系支部书记。`);
   }
 }
 
@@ -170,11 +170,11 @@ async function linkSelfWithin(
     take: 2,
   });
   if (matches.length !== 1) {
-    throw notFound("MEMBER_NOT_FOUND", matches.length === 0 ? (messages.none ?? "没有找到匹配的党员，请核对姓名和手机后四位；也可以请支部书记用“登记”为您登记。") : "名单中有重名且手机后四位相同，请联系支部书记为您登记。");
+    throw new AppError("MEMBER_NOT_FOUND", matches.length === 0 ? (messages.none ?? "没有找到匹配的党员，请核对姓名和手机后四位；也可以请支部书记用“登记”为您登记。") : "名单中有重名且手机后四位相同，请联系支部书记为您登记。");
   }
   const { isSecretary, cadreUser, ...member } = matches[0];
   // A name and four digits are easy to learn: they must not hand a stranger a secretary's or a cadre's role.
-  if (messages.cadre && (isSecretary || (cadreUser?.active && !cadreUser.disabledAt))) throw forbidden("SELF_LINK_CADRE_PRIVATE", messages.cadre);
+  if (messages.cadre && (isSecretary || (cadreUser?.active && !cadreUser.disabledAt))) throw new AppError("SELF_LINK_CADRE_PRIVATE", messages.cadre);
   // Another identity on the same platform already linked to this member (a new phone, or someone else): keep both,
   // and let the audit log say so for the secretary to check.
   const taken = await tx.chatIdentity.findFirst({ where: { memberId: member.id, channel: input.channel as Channel, id: { not: p.identityId } } });
@@ -209,11 +209,11 @@ export async function selfLink(tx: Tx, p: SelfLinker, input: { groupId?: number;
  */
 export async function selfLinkInUnit(tx: Tx, p: SelfLinker, input: { unitCode: string; name: string; phoneTail: string; channel: string }) {
   checkName(input.name);
-  if (!/^\d{4}$/.test(input.phoneTail)) throw badRequest("PHONE_TAIL_INVALID", "请填写手机号后四位（4 位数字）。");
+  if (!/^\d{4}$/.test(input.phoneTail)) throw new AppError("PHONE_TAIL_INVALID", "请填写手机号后四位（4 位数字）。");
   await requireNotLinked(tx, p);
   const unit = await tx.orgUnit.findFirst({ where: { code: input.unitCode.trim(), active: true } });
-  if (!unit) throw notFound("UNIT_NOT_FOUND", `没有找到编码为“${input.unitCode.trim()}”的支部，请向支部书记确认支部编码。`);
-  if (unit.kind !== "BRANCH") throw badRequest("UNIT_NOT_A_BRANCH", `“${unit.name}”是${KIND_LABEL[unit.kind]}，请填写您所在党支部的编码。`);
+  if (!unit) throw new AppError("UNIT_NOT_FOUND", `没有找到编码为“${input.unitCode.trim()}”的支部，请向支部书记确认支部编码。`);
+  if (unit.kind !== "BRANCH") throw new AppError("UNIT_NOT_A_BRANCH", `“${unit.name}”是${KIND_LABEL[unit.kind]}，请填写您所在党支部的编码。`);
   return linkSelfWithin(tx, p, rosterWhere(unit), input);
 }
 

@@ -3,7 +3,7 @@
 // ticket. From chat, attachChatPhoto downloads, checks and stores the picture (core/storage) and then records it;
 // attachRecentImage records a picture that is already stored (the API's upload, or attachChatPhoto itself).
 import type { PrismaClient } from "../db/index.ts";
-import { AppError, badRequest } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { checkImage, fileTooLarge, keySegment, newBlobKey, type BlobStore } from "../storage/index.ts";
 import type { ComplaintConfig } from "./deadlines.ts";
 import { commitEvent, lockComplaint, type Tx } from "./transition.ts";
@@ -44,10 +44,10 @@ export async function attachRecentImage(tx: Tx, identityId: number, image: Store
   const recent = await recentTicketForPhoto(tx, identityId, config, now);
   if (!recent) return null;
   checkPhotoSize(image.sizeBytes, config);
-  if (!image.location) throw badRequest("PHOTO_MISSING", "照片没有保存成功，请重新发送。");
+  if (!image.location) throw new AppError("PHOTO_MISSING", "照片没有保存成功，请重新发送。");
   const c = await lockComplaint(tx, recent.id);
   const count = await tx.complaintAttachment.count({ where: { complaintId: c.id } });
-  if (count >= MAX_PHOTOS) throw new AppError(409, "TOO_MANY_PHOTOS", `每条诉求最多附 ${MAX_PHOTOS} 张照片。`);
+  if (count >= MAX_PHOTOS) throw new AppError("TOO_MANY_PHOTOS", `每条诉求最多附 ${MAX_PHOTOS} 张照片。`);
   const attachment = await tx.complaintAttachment.create({
     data: { complaintId: c.id, kind: "image", location: image.location, mimeType: image.mimeType ?? null, sizeBytes: image.sizeBytes, createdAt: now },
   });

@@ -4,7 +4,7 @@
 // of the ticket (cadres of its unit or above, its owner), masked for anyone else, and to nobody when anonymous.
 import ExcelJS from "exceljs";
 import type { ComplaintStatus, Prisma } from "../db/index.ts";
-import { AppError, badRequest, forbidden, notFound } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { CHINA_OFFSET_MS } from "../meetings/time.ts";
 import { pathInScope, subtreeWhere } from "../org/scope.ts";
 import type { BlobStore, ImageMime } from "../storage/index.ts";
@@ -99,10 +99,10 @@ export interface BoardItem {
 
 /** The Prisma filter for the viewer's board (403 for anyone below branch secretary or without a unit). */
 export function boardWhere(viewer: ComplaintViewer, f: BoardFilters, now = new Date()): Prisma.ComplaintWhereInput {
-  if (!isCadre(viewer) || !viewer.orgPath) throw forbidden("ROLE_REQUIRED", "抱歉，只有支部书记及以上的干部可以查看诉求。");
+  if (!isCadre(viewer) || !viewer.orgPath) throw new AppError("ROLE_REQUIRED", "抱歉，只有支部书记及以上的干部可以查看诉求。");
   const and: Prisma.ComplaintWhereInput[] = [{ orgUnit: subtreeWhere(viewer) }];
   if (f.unitPath) {
-    if (!pathInScope(viewer, f.unitPath)) throw forbidden("OUT_OF_SCOPE", "无权访问该单位的数据");
+    if (!pathInScope(viewer, f.unitPath)) throw new AppError("OUT_OF_SCOPE");
     and.push({ orgUnit: { path: { startsWith: f.unitPath } } });
   }
   if (f.statuses?.length) and.push({ status: { in: f.statuses } });
@@ -349,9 +349,9 @@ export async function recordFilingPhotos(tx: Tx, complaintId: number, stored: St
 }
 
 const tooManyPhotos = (existing?: number) =>
-  new AppError(409, "TOO_MANY_PHOTOS", `每条诉求最多附 ${MAX_PHOTOS} 张照片${existing != null ? `，这条已有 ${existing} 张` : ""}。`, { maxPhotos: MAX_PHOTOS });
+  new AppError("TOO_MANY_PHOTOS", `每条诉求最多附 ${MAX_PHOTOS} 张照片${existing != null ? `，这条已有 ${existing} 张` : ""}。`, { maxPhotos: MAX_PHOTOS });
 
-const notYours = (number: string) => notFound("COMPLAINT_NOT_FOUND", `没有找到您反映的诉求 ${number}，请核对编号。`);
+const notYours = (number: string) => new AppError("COMPLAINT_NOT_FOUND", `没有找到您反映的诉求 ${number}，请核对编号。`);
 
 /**
  * Before storing anything: the ticket is the filer's, still open to additions, and has room for `count` more photos.
@@ -360,7 +360,7 @@ const notYours = (number: string) => notFound("COMPLAINT_NOT_FOUND", `没有找�
 export async function checkPhotoRoom(tx: Tx, filer: FilerRef, ref: ComplaintRef, count: number) {
   const c = await loadComplaint(tx, ref);
   if (!isFiler(filer, c)) throw notYours(c.number);
-  if (isFinal(c.status)) throw new AppError(409, "COMPLAINT_CLOSED", c.status === "WITHDRAWN" ? "该诉求已撤回，不能再操作。" : "该诉求已结案，不能再操作。");
+  if (isFinal(c.status)) throw new AppError("COMPLAINT_CLOSED", c.status === "WITHDRAWN" ? "该诉求已撤回，不能再操作。" : "该诉求已结案，不能再操作。");
   const existing = await tx.complaintAttachment.count({ where: { complaintId: c.id } });
   if (existing + count > MAX_PHOTOS) throw tooManyPhotos(existing);
   return c;
@@ -372,7 +372,7 @@ export async function checkPhotoRoom(tx: Tx, filer: FilerRef, ref: ComplaintRef,
  * withdrawn, 409 TOO_MANY_PHOTOS past MAX_PHOTOS.
  */
 export async function addPhotos(tx: Tx, filer: FilerRef, ref: ComplaintRef, stored: StoredImage[], now = new Date()) {
-  if (stored.length === 0) throw badRequest("PHOTO_MISSING", "请选择要上传的照片。");
+  if (stored.length === 0) throw new AppError("PHOTO_MISSING");
   let c = await lockComplaint(tx, ref);
   if (!isFiler(filer, c)) throw notYours(c.number);
   const existing = await tx.complaintAttachment.count({ where: { complaintId: c.id } });
@@ -408,8 +408,8 @@ export async function addPhotos(tx: Tx, filer: FilerRef, ref: ComplaintRef, stor
  */
 export async function photoForViewer(tx: Tx, viewer: ComplaintViewer, ref: ComplaintRef, attachmentId: number) {
   const view = await viewComplaint(tx, viewer, ref);
-  if (view.access === "former") throw forbidden("OUT_OF_SCOPE", `诉求 ${view.number} 已转出您的管辖范围，不能查看照片。`);
+  if (view.access === "former") throw new AppError("OUT_OF_SCOPE", `诉求 ${view.number} 已转出您的管辖范围，不能查看照片。`);
   const attachment = view.attachments.find((a) => a.id === attachmentId);
-  if (!attachment) throw notFound("PHOTO_NOT_FOUND", "没有找到这张照片。");
+  if (!attachment) throw new AppError("PHOTO_NOT_FOUND");
   return { number: view.number, attachment };
 }

@@ -4,7 +4,7 @@
 // state.ts), audits cadre actions and tells the people concerned through the outbox in the same transaction.
 // Call them inside prisma.$transaction: the row lock that serialises concurrent changes lasts until it commits.
 import type { Channel, Complaint, ComplaintRating } from "../db/index.ts";
-import { AppError, badRequest, forbidden, notFound } from "../errors.ts";
+import { AppError, type ErrorCode } from "../kernel/errors.ts";
 import { hasRoleAtLeast, pathInScope } from "../org/scope.ts";
 import { audit } from "../audit.ts";
 import { loadCalendar } from "../calendar/workdays.ts";
@@ -40,16 +40,19 @@ export const EXTENSION_MAX_DAYS = 30;
 
 // ───────────────────────────── helpers ─────────────────────────────
 
-function text(value: string | null | undefined, code: string, missing: string, max: number, tooLong: string): string {
+/** Stems with both a `<stem>_MISSING` and a `<stem>_TOO_LONG` code. */
+type TextStem = { [C in ErrorCode]: C extends `${infer S}_MISSING` ? (`${S}_TOO_LONG` extends ErrorCode ? S : never) : never }[ErrorCode];
+
+function text<S extends TextStem>(value: string | null | undefined, code: `${S}_MISSING`, missing: string, max: number, tooLong: string): string {
   const t = (value ?? "").trim();
-  if (!t) throw badRequest(code, missing);
-  if (t.length > max) throw badRequest(code.replace(/_MISSING$/, "_TOO_LONG"), tooLong);
+  if (!t) throw new AppError(code, missing);
+  if (t.length > max) throw new AppError(`${code.slice(0, -"_MISSING".length) as S}_TOO_LONG`, tooLong);
   return t;
 }
 
-const optionalText = (value: string | null | undefined, max: number, code: string, message: string) => {
+const optionalText = (value: string | null | undefined, max: number, code: ErrorCode, message: string) => {
   const t = value?.trim() || null;
-  if (t && t.length > max) throw badRequest(code, message);
+  if (t && t.length > max) throw new AppError(code, message);
   return t;
 };
 
@@ -68,7 +71,7 @@ export async function ownerName(tx: Tx, c: Pick<Complaint, "ownerId" | "ownerMem
 /** The unit that handles tickets for `unitId`: a party group's branch, a village's branch; 404 when inactive. */
 export async function handlingUnit(tx: Tx, unitId: number): Promise<UnitRef> {
   const unit = await tx.orgUnit.findUnique({ where: { id: unitId }, select: { ...UNIT_SELECT, active: true } });
-  if (!unit || !unit.active) throw notFound("ORG_UNIT_NOT_FOUND", "该单位不存在或已撤销");
+  if (!unit || !unit.active) throw new AppError("ORG_UNIT_NOT_FOUND");
   if (unit.kind === "PARTY_GROUP" && unit.parentId != null) return handlingUnit(tx, unit.parentId);
   if (unit.kind === "VILLAGE") {
     const branch = await tx.orgUnit.findFirst({ where: { parentId: unit.id, kind: "BRANCH", active: true }, orderBy: { id: "asc" }, select: UNIT_SELECT });
@@ -98,7 +101,7 @@ export async function responsibleUnit(tx: Tx, filer: { identityId?: number | nul
     const best = memberships.find((m) => m.group.kind === "BRANCH") ?? memberships[0];
     if (best) return handlingUnit(tx, best.group.orgUnitId!);
   }
-  throw badRequest("UNIT_UNKNOWN", "暂时无法确定由哪个村（社区）办理您的诉求。请在您所在村的微信群或QQ群里发送“反映 内容”，或先发送“我是 姓名 手机后四位”登记。");
+  throw new AppError("UNIT_UNKNOWN");
 }
 
 /** Path ids from the county down to the unit: "/1/4/37/" → [1, 4, 37]. */
@@ -117,9 +120,9 @@ export async function approverUnit(tx: Tx, unit: UnitRef): Promise<UnitRef | nul
 }
 
 function requireCadreInScope(a: ComplaintActor, c: LoadedComplaint) {
-  if (!isCadre(a)) throw forbidden("ROLE_REQUIRED", "抱歉，只有支部书记及以上的干部可以办理诉求。");
-  if (a.cadreUserId == null && a.memberId == null) throw forbidden("ROLE_REQUIRED", "抱歉，无法确认您的干部身份。");
-  if (!pathInScope(a, c.orgUnit.path) && !isOwner(a, c)) throw forbidden("OUT_OF_SCOPE", `抱歉，诉求 ${c.number}（${c.orgUnit.name}）不在您的管辖范围内。`);
+  if (!isCadre(a)) throw new AppError("ROLE_REQUIRED", "抱歉，只有支部书记及以上的干部可以办理诉求。");
+  if (a.cadreUserId == null && a.memberId == null) throw new AppError("ROLE_REQUIRED", "抱歉，无法确认您的干部身份。");
+  if (!pathInScope(a, c.orgUnit.path) && !isOwner(a, c)) throw new AppError("OUT_OF_SCOPE", `抱歉，诉求 ${c.number}（${c.orgUnit.name}）不在您的管辖范围内。`);
 }
 
 /** Strictly above the ticket's unit (a town admin for a branch ticket). */
@@ -130,7 +133,7 @@ async function requireOwnerOrSuperior(tx: Tx, a: ComplaintActor, c: LoadedCompla
   requireCadreInScope(a, c);
   if (c.ownerId == null && c.ownerMemberId == null) return;
   if (isOwner(a, c) || isSuperior(a, c)) return;
-  throw forbidden("NOT_OWNER", `诉求 ${c.number} 由${(await ownerName(tx, c)) ?? "其他干部"}认领（首问负责），只有认领人或上级可以${what}。`);
+  throw new AppError("NOT_OWNER", `诉求 ${c.number} 由${(await ownerName(tx, c)) ?? "其他干部"}认领（首问负责），只有认领人或上级可以${what}。`);
 }
 
 async function cadreAudit(tx: Tx, a: ComplaintActor, action: string, c: Pick<Complaint, "id" | "number">, detail: Record<string, unknown> = {}) {
@@ -140,7 +143,7 @@ async function cadreAudit(tx: Tx, a: ComplaintActor, action: string, c: Pick<Com
 /** The filer's own ticket, locked; someone else's is "not found" (its existence is nobody else's business). */
 async function lockOwnTicket(tx: Tx, f: FilerRef, ref: ComplaintRef) {
   const c = await lockComplaint(tx, ref);
-  if (!isFiler(f, c)) throw notFound("COMPLAINT_NOT_FOUND", `没有找到您反映的诉求 ${c.number}，请核对编号。`);
+  if (!isFiler(f, c)) throw new AppError("COMPLAINT_NOT_FOUND", `没有找到您反映的诉求 ${c.number}，请核对编号。`);
   return c;
 }
 
@@ -181,7 +184,7 @@ export async function fileComplaint(tx: Tx, filer: FilerInput, input: FileInput,
   const content = text(input.content, "CONTENT_MISSING", "请写上您要反映的内容，例如：反映 村口路灯坏了，晚上看不见路", CONTENT_MAX, `内容太长了，请控制在 ${CONTENT_MAX} 个字以内，详情可以分几次用“补充 编号 内容”发送。`);
   const category = optionalText(input.category, CATEGORY_MAX, "CATEGORY_TOO_LONG", `类别请控制在 ${CATEGORY_MAX} 个字以内。`);
   const location = optionalText(input.location, LOCATION_MAX, "LOCATION_TOO_LONG", `地点请控制在 ${LOCATION_MAX} 个字以内。`);
-  if (filer.identityId == null && filer.memberId == null) throw badRequest("FILER_REQUIRED", "无法确认反映人的身份。");
+  if (filer.identityId == null && filer.memberId == null) throw new AppError("FILER_REQUIRED");
   const unit = await responsibleUnit(tx, filer, input.unitId);
   const anonymous = input.anonymous ?? false;
   const [member, identity] = await Promise.all([
@@ -257,11 +260,11 @@ export async function claimComplaint(tx: Tx, actor: ComplaintActor, ref: Complai
 /** Units a ticket may be transferred to: an active branch, town or the county, anywhere in the same county. */
 async function transferTarget(tx: Tx, c: LoadedComplaint, toUnitId: number) {
   const target = await handlingUnit(tx, toUnitId);
-  if (target.id === c.orgUnitId) throw badRequest("SAME_UNIT", `诉求 ${c.number} 已经由「${target.name}」办理，无需转办。`);
-  if (!["BRANCH", "TOWN", "COUNTY"].includes(target.kind)) throw badRequest("UNIT_CANNOT_HANDLE", `「${target.name}」不能承办诉求，请转给党支部、乡镇或县。`);
+  if (target.id === c.orgUnitId) throw new AppError("SAME_UNIT", `诉求 ${c.number} 已经由「${target.name}」办理，无需转办。`);
+  if (!["BRANCH", "TOWN", "COUNTY"].includes(target.kind)) throw new AppError("UNIT_CANNOT_HANDLE", `「${target.name}」不能承办诉求，请转给党支部、乡镇或县。`);
   // The county by kind, not the root: a city may sit above several counties, and a ticket stays in its county.
   const county = (await ancestorOfKind(tx, c.orgUnit, "COUNTY"))?.path ?? `/${c.orgUnit.path.split("/").filter(Boolean)[0]}/`;
-  if (!target.path.startsWith(county)) throw forbidden("OUT_OF_SCOPE", `「${target.name}」不在本县范围内，不能转办。`);
+  if (!target.path.startsWith(county)) throw new AppError("OUT_OF_SCOPE", `「${target.name}」不在本县范围内，不能转办。`);
   return target;
 }
 
@@ -335,7 +338,7 @@ export async function resolveComplaint(tx: Tx, actor: ComplaintActor, ref: Compl
 export async function setUrgent(tx: Tx, actor: ComplaintActor, ref: ComplaintRef, urgent: boolean, config: ComplaintConfig, now = new Date()) {
   const c = await lockComplaint(tx, ref);
   requireCadreInScope(actor, c);
-  if (c.urgent === urgent) throw badRequest("NOTHING_TO_CHANGE", urgent ? `诉求 ${c.number} 已经是加急的了。` : `诉求 ${c.number} 本来就不是加急的。`);
+  if (c.urgent === urgent) throw new AppError("NOTHING_TO_CHANGE", urgent ? `诉求 ${c.number} 已经是加急的了。` : `诉求 ${c.number} 本来就不是加急的。`);
   let { responseDueAt, resolveDueAt } = c;
   if (urgent) {
     const u = deadlinesFrom(await loadCalendar(tx), config, now, true);
@@ -354,11 +357,11 @@ export async function setUrgent(tx: Tx, actor: ComplaintActor, ref: ComplaintRef
 
 /** 延期: the owner asks for N more working days; the next level up (a branch's town, a town's county) decides. */
 export async function requestExtension(tx: Tx, actor: ComplaintActor, ref: ComplaintRef, days: number, reason: string, now = new Date()) {
-  if (!Number.isInteger(days) || days < 1 || days > EXTENSION_MAX_DAYS) throw badRequest("EXTENSION_DAYS_INVALID", `延期天数应为 1 到 ${EXTENSION_MAX_DAYS} 个工作日。`);
+  if (!Number.isInteger(days) || days < 1 || days > EXTENSION_MAX_DAYS) throw new AppError("EXTENSION_DAYS_INVALID", `延期天数应为 1 到 ${EXTENSION_MAX_DAYS} 个工作日。`);
   const why = text(reason, "REASON_MISSING", "请写明延期理由，例如：延期 LX20261125-0007 3 需等配件到货", REASON_MAX, `延期理由请控制在 ${REASON_MAX} 个字以内。`);
   const c = await lockComplaint(tx, ref);
   requireCadreInScope(actor, c);
-  if ((c.ownerId != null || c.ownerMemberId != null) && !isOwner(actor, c)) throw forbidden("NOT_OWNER", `只有诉求 ${c.number} 的认领人可以申请延期。`);
+  if ((c.ownerId != null || c.ownerMemberId != null) && !isOwner(actor, c)) throw new AppError("NOT_OWNER", `只有诉求 ${c.number} 的认领人可以申请延期。`);
   const r = await commitEvent(tx, c, { kind: "EXTENSION_REQUESTED", at: now, ...byActor(actor), note: why, data: { days } });
   await cadreAudit(tx, actor, "extension.request", c, { days, reason: why });
   const approver = await approverUnit(tx, c.orgUnit);
@@ -378,12 +381,12 @@ export async function decideExtension(tx: Tx, actor: ComplaintActor, ref: Compla
   const note = optionalText(reason, REASON_MAX, "REASON_TOO_LONG", `理由请控制在 ${REASON_MAX} 个字以内。`);
   const c = await lockComplaint(tx, ref);
   requireCadreInScope(actor, c);
-  if (!hasRoleAtLeast(actor, "TOWN_ADMIN") || !isSuperior(actor, c)) throw forbidden("NOT_APPROVER", "延期申请由上一级审批（支部的诉求由乡镇，乡镇的诉求由县）。");
+  if (!hasRoleAtLeast(actor, "TOWN_ADMIN") || !isSuperior(actor, c)) throw new AppError("NOT_APPROVER");
   const days = c.extensionDays;
-  if (days == null) throw new AppError(409, "NO_EXTENSION_PENDING", `诉求 ${c.number} 没有待审批的延期申请。`);
+  if (days == null) throw new AppError("NO_EXTENSION_PENDING", `诉求 ${c.number} 没有待审批的延期申请。`);
   const request = await tx.complaintEvent.findFirst({ where: { complaintId: c.id, kind: "EXTENSION_REQUESTED" }, orderBy: { id: "desc" }, select: { actorId: true, actorMemberId: true } });
   if (request && isOwner(actor, { ownerId: request.actorId, ownerMemberId: request.actorMemberId })) {
-    throw forbidden("SELF_APPROVAL", "不能审批自己的延期申请，请由再上一级审批。");
+    throw new AppError("SELF_APPROVAL");
   }
   const resolveDueAt = approve ? (await loadCalendar(tx)).addWorkingDays(c.resolveDueAt, days) : c.resolveDueAt;
   const r = approve
@@ -444,7 +447,7 @@ export async function rateComplaint(
   let target = ref;
   if (target == null) {
     const latest = await latestToRate(tx, filer);
-    if (!latest) throw notFound("NOTHING_TO_RATE", "您没有待评价的诉求。");
+    if (!latest) throw new AppError("NOTHING_TO_RATE");
     target = latest.id;
   }
   const c = await lockOwnTicket(tx, filer, target);

@@ -8,7 +8,7 @@
 // compare-and-set on the state it read (escalationLevel included); deliveries carry keys of (kind, ticket, level,
 // deadline). Two jobs processes, a retried tick or a catch-up after downtime therefore change nothing twice.
 import type { Prisma, PrismaClient } from "../db/index.ts";
-import { isAppError } from "../errors.ts";
+import { isAppError } from "../kernel/errors.ts";
 import { loadCalendar } from "../calendar/workdays.ts";
 import { formatZhDateTime } from "../meetings/time.ts";
 import { countyEscalationAt, type ComplaintConfig } from "./deadlines.ts";

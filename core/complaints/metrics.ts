@@ -1,6 +1,6 @@
 // Complaint metrics per unit (design.md: 响应率, 办结率, 满意率, overdue count) for reports and the console: counts
 // only, never names. Tickets count for the unit that holds them now (after any transfer), by filing time.
-import { badRequest, forbidden, notFound } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { pathInScope, type ScopeHolder } from "../org/scope.ts";
 import { isCadre, type Tx } from "./transition.ts";
 import { ratio } from "../rate.ts";
@@ -99,13 +99,13 @@ export async function complaintMetrics(
   scope: ScopeHolder,
   opts: { from: Date; to: Date; unitId?: number | null; groupBy?: "unit" | "town" | "county"; now?: Date },
 ): Promise<ComplaintMetrics> {
-  if (!isCadre(scope) || !scope.orgPath) throw forbidden("ROLE_REQUIRED", "抱歉，只有支部书记及以上的干部可以查看诉求统计。");
-  if (!(opts.from < opts.to)) throw badRequest("PERIOD_INVALID", "统计的开始时间应早于结束时间。");
+  if (!isCadre(scope) || !scope.orgPath) throw new AppError("ROLE_REQUIRED", "抱歉，只有支部书记及以上的干部可以查看诉求统计。");
+  if (!(opts.from < opts.to)) throw new AppError("PERIOD_INVALID", "统计的开始时间应早于结束时间。");
   let prefix = scope.orgPath;
   if (opts.unitId != null) {
     const unit = await tx.orgUnit.findUnique({ where: { id: opts.unitId }, select: { path: true } });
-    if (!unit) throw notFound("ORG_UNIT_NOT_FOUND", "该单位不存在或已撤销");
-    if (!pathInScope(scope, unit.path)) throw forbidden("OUT_OF_SCOPE", "无权访问该单位的数据");
+    if (!unit) throw new AppError("ORG_UNIT_NOT_FOUND");
+    if (!pathInScope(scope, unit.path)) throw new AppError("OUT_OF_SCOPE");
     prefix = unit.path;
   }
   const now = opts.now ?? new Date();

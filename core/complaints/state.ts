@@ -4,7 +4,7 @@
 // Illegal transitions (closing an unclaimed ticket, rating before resolution, claiming twice…) are refused here with
 // a 409 and a stable code. Who may act (owner, superior, filer) is checked by the services, not here.
 import type { ComplaintEventKind, ComplaintRating, ComplaintStatus } from "../db/index.ts";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 
 /** The event-derived columns of a Complaint row. */
 export interface ComplaintState {
@@ -122,21 +122,19 @@ export const FINAL_STATUSES = ["CLOSED", "WITHDRAWN"] as const satisfies readonl
 export const isOpen = (s: ComplaintStatus) => (OPEN_STATUSES as readonly string[]).includes(s);
 export const isFinal = (s: ComplaintStatus) => (FINAL_STATUSES as readonly string[]).includes(s);
 
-const conflict = (code: string, message: string) => new AppError(409, code, message);
-
 function refuseFinal(s: ComplaintState) {
-  if (s.status === "WITHDRAWN") throw conflict("COMPLAINT_CLOSED", "该诉求已撤回，不能再操作。");
-  if (s.status === "CLOSED") throw conflict("COMPLAINT_CLOSED", "该诉求已结案，不能再操作。");
+  if (s.status === "WITHDRAWN") throw new AppError("COMPLAINT_CLOSED", "该诉求已撤回，不能再操作。");
+  if (s.status === "CLOSED") throw new AppError("COMPLAINT_CLOSED", "该诉求已结案，不能再操作。");
 }
 
 function requireClaimed(s: ComplaintState, what: string) {
   refuseFinal(s);
-  if (s.status === "SUBMITTED") throw conflict("COMPLAINT_NOT_CLAIMED", `该诉求还没有人认领，请先认领再${what}。`);
+  if (s.status === "SUBMITTED") throw new AppError("COMPLAINT_NOT_CLAIMED", `该诉求还没有人认领，请先认领再${what}。`);
 }
 
 function requireInHand(s: ComplaintState, what: string) {
   requireClaimed(s, what);
-  if (s.status === "RESOLVED") throw conflict("COMPLAINT_RESOLVED", `该诉求已办结，不能再${what}。`);
+  if (s.status === "RESOLVED") throw new AppError("COMPLAINT_RESOLVED", `该诉求已办结，不能再${what}。`);
 }
 
 const date = (v: string) => {
@@ -184,17 +182,17 @@ export function applyEvent(state: ComplaintState | null, e: StateEvent): Complai
     case "URGENT_SET": {
       refuseFinal(s);
       if (e.kind === "INFO_ADDED") return { ...s };
-      if (!isOpen(s.status)) throw conflict("COMPLAINT_RESOLVED", "该诉求已办结，无需加急。");
+      if (!isOpen(s.status)) throw new AppError("COMPLAINT_RESOLVED", "该诉求已办结，无需加急。");
       const d = dataOf(e as StateEvent<"URGENT_SET">);
       return { ...s, urgent: d.urgent, responseDueAt: date(d.responseDueAt), resolveDueAt: date(d.resolveDueAt) };
     }
     case "CLAIMED":
       refuseFinal(s);
-      if (s.status !== "SUBMITTED") throw conflict("COMPLAINT_ALREADY_CLAIMED", "该诉求已经有人认领了（首问负责），无需重复认领。");
+      if (s.status !== "SUBMITTED") throw new AppError("COMPLAINT_ALREADY_CLAIMED");
       return { ...s, status: "CLAIMED", ownerId: e.actorId, ownerMemberId: e.actorMemberId, claimedAt: e.createdAt };
     case "TRANSFERRED": {
       refuseFinal(s);
-      if (s.status === "RESOLVED") throw conflict("COMPLAINT_RESOLVED", "该诉求已办结，不能再转办。");
+      if (s.status === "RESOLVED") throw new AppError("COMPLAINT_RESOLVED", "该诉求已办结，不能再转办。");
       if (e.toUnitId == null) throw new Error("complaint event: TRANSFERRED without toUnitId");
       const d = dataOf(e as StateEvent<"TRANSFERRED">);
       // The new unit starts afresh: nobody owns it there yet, with new time limits and no escalation.
@@ -216,33 +214,33 @@ export function applyEvent(state: ComplaintState | null, e: StateEvent): Complai
       return { ...s };
     case "EXTENSION_REQUESTED": {
       requireInHand(s, "申请延期");
-      if (s.extensionDays != null) throw conflict("EXTENSION_PENDING", `已有一个延期 ${s.extensionDays} 个工作日的申请在等待审批。`);
+      if (s.extensionDays != null) throw new AppError("EXTENSION_PENDING", `已有一个延期 ${s.extensionDays} 个工作日的申请在等待审批。`);
       return { ...s, extensionDays: dataOf(e as StateEvent<"EXTENSION_REQUESTED">).days };
     }
     case "EXTENSION_APPROVED":
     case "EXTENSION_REJECTED": {
       refuseFinal(s);
-      if (s.extensionDays == null) throw conflict("NO_EXTENSION_PENDING", "该诉求没有待审批的延期申请。");
+      if (s.extensionDays == null) throw new AppError("NO_EXTENSION_PENDING");
       if (e.kind === "EXTENSION_REJECTED") return { ...s, extensionDays: null };
       return { ...s, extensionDays: null, resolveDueAt: date(dataOf(e as StateEvent<"EXTENSION_APPROVED">).resolveDueAt) };
     }
     case "RESOLVED":
       refuseFinal(s);
-      if (s.status === "SUBMITTED") throw conflict("COMPLAINT_NOT_CLAIMED", "该诉求还没有人认领，不能办结。请先认领。");
-      if (s.status === "RESOLVED") throw conflict("COMPLAINT_RESOLVED", "该诉求已经办结了。");
+      if (s.status === "SUBMITTED") throw new AppError("COMPLAINT_NOT_CLAIMED", "该诉求还没有人认领，不能办结。请先认领。");
+      if (s.status === "RESOLVED") throw new AppError("COMPLAINT_RESOLVED");
       return { ...s, status: "RESOLVED", resolvedAt: e.createdAt, resolution: e.note ?? "", extensionDays: null };
     case "RATED": {
-      if (s.status === "CLOSED" && s.rating) throw conflict("COMPLAINT_ALREADY_RATED", "该诉求已经评价过了，感谢您的反馈。");
+      if (s.status === "CLOSED" && s.rating) throw new AppError("COMPLAINT_ALREADY_RATED");
       refuseFinal(s);
-      if (s.status !== "RESOLVED") throw conflict("COMPLAINT_NOT_RESOLVED", "该诉求还没有办结，办结后才能评价。");
-      if (s.rating) throw conflict("COMPLAINT_ALREADY_RATED", "该诉求已经评价过了，感谢您的反馈。");
+      if (s.status !== "RESOLVED") throw new AppError("COMPLAINT_NOT_RESOLVED", "该诉求还没有办结，办结后才能评价。");
+      if (s.rating) throw new AppError("COMPLAINT_ALREADY_RATED");
       const rating = dataOf(e as StateEvent<"RATED">).rating;
       const rated = { ...s, rating, ratingComment: e.note ?? null, ratedAt: e.createdAt };
       // 不满意 the first time: stays RESOLVED for the REOPENED event that follows; otherwise the ticket is closed.
       return rating === "DISSATISFIED" && s.reopenCount === 0 ? rated : { ...rated, status: "CLOSED" };
     }
     case "REOPENED": {
-      if (s.status !== "RESOLVED" || s.rating !== "DISSATISFIED" || s.reopenCount > 0) throw conflict("COMPLAINT_NOT_REOPENABLE", "只有第一次评价“不满意”的诉求才能重新办理。");
+      if (s.status !== "RESOLVED" || s.rating !== "DISSATISFIED" || s.reopenCount > 0) throw new AppError("COMPLAINT_NOT_REOPENABLE");
       // 回访 then 重办: the same owner handles it again with a new resolution deadline.
       return {
         ...s,
@@ -259,22 +257,22 @@ export function applyEvent(state: ComplaintState | null, e: StateEvent): Complai
     }
     case "WITHDRAWN":
       refuseFinal(s);
-      if (s.status === "RESOLVED") throw conflict("COMPLAINT_RESOLVED", "该诉求已办结，不能撤回；请对办理结果进行评价。");
+      if (s.status === "RESOLVED") throw new AppError("COMPLAINT_RESOLVED", "该诉求已办结，不能撤回；请对办理结果进行评价。");
       return { ...s, status: "WITHDRAWN", extensionDays: null };
     case "REMINDED": {
       const due = date(dataOf(e as StateEvent<"REMINDED">).responseDueAt);
       if (s.status !== "SUBMITTED" || s.responseDueAt.getTime() !== due.getTime() || s.remindedDueAt?.getTime() === due.getTime()) {
-        throw conflict("NOTHING_TO_REMIND", "该诉求无需催办。");
+        throw new AppError("NOTHING_TO_REMIND");
       }
       return { ...s, remindedDueAt: due };
     }
     case "ESCALATED": {
       const level = dataOf(e as StateEvent<"ESCALATED">).level;
-      if (!isOpen(s.status) || level !== s.escalationLevel + 1 || level > 2) throw conflict("NOTHING_TO_ESCALATE", "该诉求无需上报。");
+      if (!isOpen(s.status) || level !== s.escalationLevel + 1 || level > 2) throw new AppError("NOTHING_TO_ESCALATE");
       return { ...s, escalationLevel: level };
     }
     case "CLOSED":
-      if (s.status !== "RESOLVED" || s.rating) throw conflict("COMPLAINT_NOT_RESOLVED", "只有已办结、未评价的诉求才能结案。");
+      if (s.status !== "RESOLVED" || s.rating) throw new AppError("COMPLAINT_NOT_RESOLVED", "只有已办结、未评价的诉求才能结案。");
       return { ...s, status: "CLOSED" };
   }
   throw new Error(`complaint event: unknown kind ${(e as StateEvent).kind}`);

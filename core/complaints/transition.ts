@@ -3,7 +3,7 @@
 // event, all in the caller's transaction. Two cadres claiming at once therefore serialise on the row: the second
 // sees CLAIMED and is refused.
 import type { Complaint, ComplaintEvent, ComplaintEventKind, OrgUnit, Prisma, PrismaClient } from "../db/index.ts";
-import { AppError, badRequest, notFound } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { hasRoleAtLeast, type ScopeHolder } from "../org/scope.ts";
 import { applyEvent, stateChanges, stateOf, type ComplaintState, type EventData } from "./state.ts";
 
@@ -45,12 +45,12 @@ export function parseComplaintNumber(word: string | undefined | null): string | 
 function refWhere(ref: ComplaintRef): Prisma.ComplaintWhereUniqueInput {
   if (typeof ref === "number") return { id: ref };
   const number = parseComplaintNumber(ref);
-  if (!number) throw badRequest("COMPLAINT_NUMBER_INVALID", `“${ref}”不是诉求编号，编号形如 LX20261125-0007。`);
+  if (!number) throw new AppError("COMPLAINT_NUMBER_INVALID", `“${ref}”不是诉求编号，编号形如 LX20261125-0007。`);
   return { number };
 }
 
 const notFoundRef = (ref: ComplaintRef) =>
-  notFound("COMPLAINT_NOT_FOUND", typeof ref === "number" ? `没有找到编号为 ${ref} 的诉求。` : `没有找到诉求 ${parseComplaintNumber(ref) ?? ref}，请核对编号。`);
+  new AppError("COMPLAINT_NOT_FOUND", typeof ref === "number" ? `没有找到编号为 ${ref} 的诉求。` : `没有找到诉求 ${parseComplaintNumber(ref) ?? ref}，请核对编号。`);
 
 /** Reads a ticket (no lock). */
 export async function loadComplaint(tx: Tx, ref: ComplaintRef): Promise<LoadedComplaint> {
@@ -104,7 +104,7 @@ export async function commitEvent(tx: Tx, c: LoadedComplaint, e: NewEvent): Prom
     where: { id: c.id, status: c.status, orgUnitId: c.orgUnitId, ownerId: c.ownerId, ownerMemberId: c.ownerMemberId, escalationLevel: c.escalationLevel },
     data: { ...changes, updatedAt: e.at },
   });
-  if (count !== 1) throw new AppError(409, "COMPLAINT_CHANGED", "该诉求刚刚被其他人处理了，请查看最新状态后重试。");
+  if (count !== 1) throw new AppError("COMPLAINT_CHANGED");
   const event = await tx.complaintEvent.create({
     data: {
       complaintId: c.id,

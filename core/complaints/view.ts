@@ -3,7 +3,7 @@
 // before it was transferred away still sees it, masked (张* / 138****1234). An anonymous ticket shows nobody the
 // filer. Cadres outside the unit's subtree get 403 OUT_OF_SCOPE; anyone else who is not the filer gets 404.
 import type { Complaint, ComplaintEventKind, ComplaintRating, ComplaintStatus, Prisma } from "../db/index.ts";
-import { forbidden, notFound } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { hasRoleAtLeast, pathInScope, subtreeWhere, type ScopeHolder } from "../org/scope.ts";
 import { EVENT_LABEL, OPEN_STATUSES, RATING_LABEL, STATUS_LABEL } from "./state.ts";
 import { isCadre, isFiler, isOwner, loadComplaint, type ComplaintRef, type Tx } from "./transition.ts";
@@ -91,9 +91,9 @@ async function accessOf(tx: Tx, viewer: ComplaintViewer, c: { id: number; number
     if (pathInScope(viewer, c.orgUnit.path) || isOwner(viewer, c)) return "handler";
     const actorOr = [...(viewer.cadreUserId != null ? [{ actorId: viewer.cadreUserId }] : []), ...(viewer.memberId != null ? [{ actorMemberId: viewer.memberId }] : [])];
     if (actorOr.length && (await tx.complaintEvent.count({ where: { complaintId: c.id, kind: { in: CADRE_KINDS }, OR: actorOr } }))) return "former";
-    throw forbidden("OUT_OF_SCOPE", `抱歉，诉求 ${c.number}（${c.orgUnit.name}）不在您的管辖范围内。`);
+    throw new AppError("OUT_OF_SCOPE", `抱歉，诉求 ${c.number}（${c.orgUnit.name}）不在您的管辖范围内。`);
   }
-  throw notFound("COMPLAINT_NOT_FOUND", `没有找到您反映的诉求 ${c.number}，请核对编号。`);
+  throw new AppError("COMPLAINT_NOT_FOUND", `没有找到您反映的诉求 ${c.number}，请核对编号。`);
 }
 
 /** The filer as a viewer sees them: in full when `shown`, masked otherwise, nobody for an anonymous ticket. */
@@ -226,7 +226,7 @@ export interface InboxItem extends ComplaintListItem {
  * nearest deadline), and for town admins and above the extension requests they may decide. No filer identities.
  */
 export async function complaintInbox(tx: Tx, actor: ComplaintViewer, opts: { limit?: number; now?: Date } = {}) {
-  if (!isCadre(actor)) throw forbidden("ROLE_REQUIRED", "抱歉，只有支部书记及以上的干部可以查看待办诉求。");
+  if (!isCadre(actor)) throw new AppError("ROLE_REQUIRED", "抱歉，只有支部书记及以上的干部可以查看待办诉求。");
   const now = opts.now ?? new Date();
   const where = { status: { in: [...OPEN_STATUSES] }, orgUnit: subtreeWhere(actor) } satisfies Prisma.ComplaintWhereInput;
   const rows = await tx.complaint.findMany({
@@ -273,12 +273,12 @@ export interface ConsoleListItem extends ComplaintListItem {
  * identity (open one with viewComplaint for that).
  */
 export async function listComplaints(tx: Tx, viewer: ComplaintViewer, filter: ComplaintFilter = {}, now = new Date()) {
-  if (!isCadre(viewer)) throw forbidden("ROLE_REQUIRED", "抱歉，只有支部书记及以上的干部可以查看诉求列表。");
+  if (!isCadre(viewer)) throw new AppError("ROLE_REQUIRED", "抱歉，只有支部书记及以上的干部可以查看诉求列表。");
   let unitWhere = subtreeWhere(viewer);
   if (filter.unitId != null) {
     const unit = await tx.orgUnit.findUnique({ where: { id: filter.unitId }, select: { path: true } });
-    if (!unit) throw notFound("ORG_UNIT_NOT_FOUND", "该单位不存在或已撤销");
-    if (!pathInScope(viewer, unit.path)) throw forbidden("OUT_OF_SCOPE", "无权访问该单位的数据");
+    if (!unit) throw new AppError("ORG_UNIT_NOT_FOUND");
+    if (!pathInScope(viewer, unit.path)) throw new AppError("OUT_OF_SCOPE");
     unitWhere = { path: { startsWith: unit.path } };
   }
   const where: Prisma.ComplaintWhereInput = {

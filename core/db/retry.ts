@@ -1,5 +1,5 @@
 // Riding out a short database outage (a Postgres restart, a failover) instead of dropping the work in hand.
-import { isDatabaseConnectionError } from "../errors.ts";
+import { isDatabaseConnectionError } from "../kernel/errors.ts";
 import type { Logger } from "../log.ts";
 
 export interface RetryOptions {

@@ -2,7 +2,7 @@
 // and the console all write through recordCheckins, so the same person checking in twice, or through two
 // channels, is one row: the unique keys (meeting, member) and (meeting, identity) decide, not the caller.
 import type { AttendanceSource, AttendanceStatus, Meeting, OrgUnit, Prisma, PrismaClient } from "../db/index.ts";
-import { AppError, badRequest, forbidden, notFound } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { hasRoleAtLeast, pathInScope } from "../org/scope.ts";
 import { rosterAtWhere } from "../org/roster.ts";
 import { audit } from "../audit.ts";
@@ -131,13 +131,13 @@ export async function requestLeave(
   now = new Date(),
 ) {
   const reason = input.reason.trim();
-  if (!reason) throw badRequest("REASON_MISSING", "请写上请假原因，例如：请假 外出务工");
-  if (reason.length > LEAVE_REASON_MAX) throw badRequest("REASON_TOO_LONG", `请假原因请控制在 ${LEAVE_REASON_MAX} 个字以内。`);
-  if (input.meeting.status === "CANCELLED") throw new AppError(409, "MEETING_CANCELLED", `「${input.meeting.topic}」已经取消了，无需请假。`);
-  if (input.meeting.finalizedAt || input.meeting.checkinClosesAt <= now) throw new AppError(409, "MEETING_CLOSED", `「${input.meeting.topic}」的签到已经结束，不能再请假。`);
+  if (!reason) throw new AppError("REASON_MISSING", "请写上请假原因，例如：请假 外出务工");
+  if (reason.length > LEAVE_REASON_MAX) throw new AppError("REASON_TOO_LONG", `请假原因请控制在 ${LEAVE_REASON_MAX} 个字以内。`);
+  if (input.meeting.status === "CANCELLED") throw new AppError("MEETING_CANCELLED", `「${input.meeting.topic}」已经取消了，无需请假。`);
+  if (input.meeting.finalizedAt || input.meeting.checkinClosesAt <= now) throw new AppError("MEETING_CLOSED", `「${input.meeting.topic}」的签到已经结束，不能再请假。`);
   const where = input.memberId != null ? { meetingId_memberId: { meetingId: input.meeting.id, memberId: input.memberId } } : { meetingId_identityId: { meetingId: input.meeting.id, identityId: input.identityId! } };
   const existing = await tx.attendance.findUnique({ where });
-  if (existing?.status === "PRESENT") throw new AppError(409, "ALREADY_CHECKED_IN", "您已经签到了，无需请假。");
+  if (existing?.status === "PRESENT") throw new AppError("ALREADY_CHECKED_IN");
   const data = { status: "LEAVE" as const, note: reason, leaveDecision: "PENDING" as const, decidedById: null, decidedAt: null, source: input.source, ackedAt: now };
   const row = existing
     ? await tx.attendance.update({ where: { id: existing.id }, data })
@@ -152,12 +152,12 @@ export async function decideLeave(
   input: { meeting: Pick<Meeting, "id" | "topic"> & { orgUnit: Pick<OrgUnit, "path" | "name"> }; memberId: number | null; identityId: number | null; approve: boolean; reason?: string },
   now = new Date(),
 ) {
-  if (!hasRoleAtLeast(actor, "BRANCH_SECRETARY")) throw forbidden("ROLE_REQUIRED", "抱歉，只有支部书记及以上的干部可以审批请假。");
-  if (!pathInScope(actor, input.meeting.orgUnit.path)) throw forbidden("OUT_OF_SCOPE", `抱歉，「${input.meeting.orgUnit.name}」不在您的管辖范围内。`);
+  if (!hasRoleAtLeast(actor, "BRANCH_SECRETARY")) throw new AppError("ROLE_REQUIRED", "抱歉，只有支部书记及以上的干部可以审批请假。");
+  if (!pathInScope(actor, input.meeting.orgUnit.path)) throw new AppError("OUT_OF_SCOPE", `抱歉，「${input.meeting.orgUnit.name}」不在您的管辖范围内。`);
   const row = await tx.attendance.findFirst({
     where: { meetingId: input.meeting.id, ...(input.memberId != null ? { memberId: input.memberId } : { identityId: input.identityId }) },
   });
-  if (!row || row.status !== "LEAVE") throw notFound("LEAVE_NOT_FOUND", `没有找到这个人在「${input.meeting.topic}」的请假。`);
+  if (!row || row.status !== "LEAVE") throw new AppError("LEAVE_NOT_FOUND", `没有找到这个人在「${input.meeting.topic}」的请假。`);
   const updated = await tx.attendance.update({
     where: { id: row.id },
     data: { leaveDecision: input.approve ? "APPROVED" : "REJECTED", decidedById: actor.cadreUserId, decidedAt: now },
@@ -211,7 +211,7 @@ export interface AttendanceReport {
 /** Present / leave / absent for a meeting; with groupId, absentees carry their ids in that group for @-mentions. */
 export async function attendanceReport(tx: Tx, meetingId: number, opts: { groupId?: number } = {}): Promise<AttendanceReport> {
   const meeting = await tx.meeting.findUnique({ where: { id: meetingId }, include: { orgUnit: { select: { id: true, code: true, name: true, kind: true, path: true } } } });
-  if (!meeting) throw notFound("MEETING_NOT_FOUND", `没有找到编号为 ${meetingId} 的会议。`);
+  if (!meeting) throw new AppError("MEETING_NOT_FOUND", `没有找到编号为 ${meetingId} 的会议。`);
   const [roster, rows] = await Promise.all([
     tx.member.findMany({ where: rosterAtWhere(meeting.orgUnit, meeting.plannedAt), select: { id: true, name: true }, orderBy: { id: "asc" } }),
     tx.attendance.findMany({

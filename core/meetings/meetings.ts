@@ -1,7 +1,7 @@
 // Meetings (学习 and 三会一课): publishing, changing and cancelling them, and telling the unit's groups through the
 // outbox in the same transaction. Shared by the bot commands and the API.
 import type { Meeting, MeetingType, OrgUnit, Prisma, PrismaClient } from "../db/index.ts";
-import { AppError, badRequest, forbidden, notFound } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { hasRoleAtLeast, pathInScope, ROLE_LABEL, type ScopeHolder } from "../org/scope.ts";
 import { audit } from "../audit.ts";
 import { tellGroups } from "../kernel/recipients.ts";
@@ -45,20 +45,20 @@ const MAX_WINDOW_MIN = 24 * 60;
 const PAST_SLACK_MS = 60_000;
 
 function requireOrganiser(actor: Actor, unit: Pick<OrgUnit, "name" | "path">) {
-  if (!hasRoleAtLeast(actor, "BRANCH_SECRETARY")) throw forbidden("ROLE_REQUIRED", "抱歉，只有支部书记及以上的干部可以发布或修改学习。");
-  if (!pathInScope(actor, unit.path)) throw forbidden("OUT_OF_SCOPE", `抱歉，「${unit.name}」不在您（${ROLE_LABEL[actor.role!]}）的管辖范围内。`);
+  if (!hasRoleAtLeast(actor, "BRANCH_SECRETARY")) throw new AppError("ROLE_REQUIRED", "抱歉，只有支部书记及以上的干部可以发布或修改学习。");
+  if (!pathInScope(actor, unit.path)) throw new AppError("OUT_OF_SCOPE", `抱歉，「${unit.name}」不在您（${ROLE_LABEL[actor.role!]}）的管辖范围内。`);
 }
 
 function checkText(topic: string, place: string | null | undefined) {
   const t = topic.trim();
-  if (!t) throw badRequest("TOPIC_MISSING", "请写上学习主题，例如：发布学习 明天19:30 学习党章 村委会");
-  if (t.length > 100) throw badRequest("TOPIC_TOO_LONG", "主题太长了，请控制在 100 个字以内。");
-  if (place && place.trim().length > 100) throw badRequest("PLACE_TOO_LONG", "地点太长了，请控制在 100 个字以内。");
+  if (!t) throw new AppError("TOPIC_MISSING");
+  if (t.length > 100) throw new AppError("TOPIC_TOO_LONG");
+  if (place && place.trim().length > 100) throw new AppError("PLACE_TOO_LONG");
 }
 
 function windowOf(plannedAt: Date, opensBeforeMin: number, closesAfterMin: number) {
   for (const [v, name] of [[opensBeforeMin, "提前开放签到"], [closesAfterMin, "签到截止"]] as const) {
-    if (!Number.isInteger(v) || v < 0 || v > MAX_WINDOW_MIN) throw badRequest("WINDOW_INVALID", `${name}的分钟数应在 0 到 ${MAX_WINDOW_MIN} 之间。`);
+    if (!Number.isInteger(v) || v < 0 || v > MAX_WINDOW_MIN) throw new AppError("WINDOW_INVALID", `${name}的分钟数应在 0 到 ${MAX_WINDOW_MIN} 之间。`);
   }
   return {
     checkinOpensAt: new Date(plannedAt.getTime() - opensBeforeMin * 60_000),
@@ -81,7 +81,7 @@ export function noticeText(m: Pick<Meeting, "type" | "topic" | "place" | "planne
 
 async function loadUnit(tx: Tx, unitId: number) {
   const unit = await tx.orgUnit.findUnique({ where: { id: unitId }, select: { ...UNIT_SELECT, active: true } });
-  if (!unit || !unit.active) throw notFound("ORG_UNIT_NOT_FOUND", "该单位不存在或已撤销");
+  if (!unit || !unit.active) throw new AppError("ORG_UNIT_NOT_FOUND");
   return unit;
 }
 
@@ -90,10 +90,10 @@ export async function publishMeeting(tx: Tx, actor: Actor, input: MeetingInput, 
   requireOrganiser(actor, unit);
   checkText(input.topic, input.place);
   if (input.plannedAt.getTime() < now.getTime() - PAST_SLACK_MS) {
-    throw badRequest("TIME_IN_PAST", `开始时间 ${formatZhDateTime(input.plannedAt, now)} 已经过去了，请写一个以后的时间。`);
+    throw new AppError("TIME_IN_PAST", `开始时间 ${formatZhDateTime(input.plannedAt, now)} 已经过去了，请写一个以后的时间。`);
   }
   const duration = input.durationMinutes ?? 90;
-  if (!Number.isInteger(duration) || duration < 10 || duration > 12 * 60) throw badRequest("DURATION_INVALID", "会议时长应在 10 分钟到 12 小时之间。");
+  if (!Number.isInteger(duration) || duration < 10 || duration > 12 * 60) throw new AppError("DURATION_INVALID");
   const window = windowOf(input.plannedAt, input.opensBeforeMin ?? defaults.opensBeforeMin, input.closesAfterMin ?? defaults.closesAfterMin);
   const meeting = await tx.meeting.create({
     data: {
@@ -120,15 +120,15 @@ export async function publishMeeting(tx: Tx, actor: Actor, input: MeetingInput, 
 /** A meeting the actor may see (any role: it must be in their subtree). */
 export async function meetingInScope(tx: Tx, actor: ScopeHolder, id: number): Promise<MeetingWithUnit> {
   const meeting = await tx.meeting.findUnique({ where: { id }, include: { orgUnit: { select: UNIT_SELECT } } });
-  if (!meeting) throw notFound("MEETING_NOT_FOUND", `没有找到编号为 ${id} 的会议。`);
-  if (!pathInScope(actor, meeting.orgUnit.path)) throw forbidden("OUT_OF_SCOPE", "无权访问该单位的数据");
+  if (!meeting) throw new AppError("MEETING_NOT_FOUND", `没有找到编号为 ${id} 的会议。`);
+  if (!pathInScope(actor, meeting.orgUnit.path)) throw new AppError("OUT_OF_SCOPE");
   return meeting;
 }
 
 /** Changes are refused once the check-in window has closed (the record is then attendance history) or it was cancelled. */
 function requireChangeable(m: Meeting, now: Date) {
-  if (m.status === "CANCELLED") throw new AppError(409, "MEETING_CANCELLED", `「${m.topic}」已经取消了。`);
-  if (m.finalizedAt || m.checkinClosesAt <= now) throw new AppError(409, "MEETING_CLOSED", `「${m.topic}」的签到已经结束，不能再修改或取消。`);
+  if (m.status === "CANCELLED") throw new AppError("MEETING_CANCELLED", `「${m.topic}」已经取消了。`);
+  if (m.finalizedAt || m.checkinClosesAt <= now) throw new AppError("MEETING_CLOSED", `「${m.topic}」的签到已经结束，不能再修改或取消。`);
 }
 
 export interface MeetingPatch {
@@ -149,7 +149,7 @@ export async function updateMeeting(tx: Tx, actor: Actor, id: number, patch: Mee
   checkText(patch.topic ?? before.topic, patch.place === undefined ? before.place : patch.place);
   const plannedAt = patch.plannedAt ?? before.plannedAt;
   if (patch.plannedAt && plannedAt.getTime() < now.getTime() - PAST_SLACK_MS) {
-    throw badRequest("TIME_IN_PAST", `新的开始时间 ${formatZhDateTime(plannedAt, now)} 已经过去了，请写一个以后的时间。`);
+    throw new AppError("TIME_IN_PAST", `新的开始时间 ${formatZhDateTime(plannedAt, now)} 已经过去了，请写一个以后的时间。`);
   }
   // A new start time keeps the window's shape (e.g. 30 min either side) unless a new shape is given.
   const opensBefore = patch.opensBeforeMin ?? Math.round((before.plannedAt.getTime() - before.checkinOpensAt.getTime()) / 60_000);
@@ -165,10 +165,10 @@ export async function updateMeeting(tx: Tx, actor: Actor, id: number, patch: Mee
   }
   if (patch.qrRequired !== undefined && patch.qrRequired !== before.qrRequired) changes.push(patch.qrRequired ? "需要现场扫码签到" : "无需扫码签到");
   if (patch.durationMinutes !== undefined && patch.durationMinutes !== before.durationMinutes) {
-    if (!Number.isInteger(patch.durationMinutes) || patch.durationMinutes < 10 || patch.durationMinutes > 12 * 60) throw badRequest("DURATION_INVALID", "会议时长应在 10 分钟到 12 小时之间。");
+    if (!Number.isInteger(patch.durationMinutes) || patch.durationMinutes < 10 || patch.durationMinutes > 12 * 60) throw new AppError("DURATION_INVALID");
     changes.push(`时长改为 ${patch.durationMinutes} 分钟`);
   }
-  if (changes.length === 0) throw badRequest("NOTHING_TO_CHANGE", "没有需要修改的内容。");
+  if (changes.length === 0) throw new AppError("NOTHING_TO_CHANGE");
   const meeting = await tx.meeting.update({
     where: { id },
     data: {
@@ -197,7 +197,7 @@ export async function cancelMeeting(tx: Tx, actor: Actor, id: number, reason: st
   const before = await meetingInScope(tx, actor, id);
   requireOrganiser(actor, before.orgUnit);
   requireChangeable(before, now);
-  if (reason && reason.length > 200) throw badRequest("REASON_TOO_LONG", "取消原因请控制在 200 个字以内。");
+  if (reason && reason.length > 200) throw new AppError("REASON_TOO_LONG", "取消原因请控制在 200 个字以内。");
   const meeting = await tx.meeting.update({
     where: { id },
     data: { status: "CANCELLED", cancelledAt: now, cancelReason: reason?.trim() || null },

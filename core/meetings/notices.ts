@@ -1,7 +1,7 @@
 // Notices and read receipts: a member sees the notices of their branch and every unit above it; reading one in
 // the mini-program, or answering 收到 in the group, records a read; cadres see who has and has not read.
 import type { Channel, Prisma, PrismaClient } from "../db/index.ts";
-import { forbidden, notFound } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { pathInScope, subtreeWhere, type ScopeHolder } from "../org/scope.ts";
 import { rosterWhere } from "../chat/binding.ts";
 
@@ -48,12 +48,12 @@ async function visibleNotice(tx: Tx, reader: NoticeReader, id: number) {
     where: { id },
     include: { orgUnit: { select: { id: true, name: true, path: true, kind: true } }, meeting: { select: { id: true, type: true, plannedAt: true, status: true, place: true } } },
   });
-  if (!notice) throw notFound("NOTICE_NOT_FOUND", "该通知不存在");
+  if (!notice) throw new AppError("NOTICE_NOT_FOUND");
   const ownPartyGroup =
     reader.kind === "mp" && reader.memberId != null && notice.orgUnit.kind === "PARTY_GROUP" &&
     (await tx.member.count({ where: { id: reader.memberId, partyGroupId: notice.orgUnit.id } })) > 0;
   const ok = reader.kind === "mp" ? (!!reader.orgPath && reader.orgPath.startsWith(notice.orgUnit.path)) || ownPartyGroup : pathInScope(reader, notice.orgUnit.path);
-  if (!ok) throw forbidden("OUT_OF_SCOPE", "无权查看该通知");
+  if (!ok) throw new AppError("OUT_OF_SCOPE", "无权查看该通知");
   return notice;
 }
 
@@ -71,8 +71,8 @@ export async function openNotice(tx: Tx, reader: NoticeReader, id: number, via: 
 /** Who on the notice unit's roster has read it and who has not (cadres of that unit or above). */
 export async function readReport(tx: Tx, reader: ScopeHolder, id: number) {
   const notice = await tx.notice.findUnique({ where: { id }, include: { orgUnit: true } });
-  if (!notice) throw notFound("NOTICE_NOT_FOUND", "该通知不存在");
-  if (!pathInScope(reader, notice.orgUnit.path)) throw forbidden("OUT_OF_SCOPE", "无权查看该通知的阅读情况");
+  if (!notice) throw new AppError("NOTICE_NOT_FOUND");
+  if (!pathInScope(reader, notice.orgUnit.path)) throw new AppError("OUT_OF_SCOPE", "无权查看该通知的阅读情况");
   const [roster, reads] = await Promise.all([
     tx.member.findMany({ where: rosterWhere(notice.orgUnit), select: { id: true, name: true }, orderBy: { id: "asc" } }),
     tx.noticeRead.findMany({ where: { noticeId: id }, select: { memberId: true, via: true, readAt: true }, orderBy: { readAt: "asc" } }),

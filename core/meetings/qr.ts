@@ -3,7 +3,7 @@
 // the one before, so a code scanned just before it rotates still works, and one photographed and sent home
 // stops working within a minute.
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { AppError, badRequest } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 
 export const QR_SLOT_MS = 30_000;
 const PREFIX = "NBQ1";
@@ -26,14 +26,14 @@ export function issueQrToken(secret: string, meetingId: number, now = Date.now()
 /** Throws a 400 with a stable code when the token is forged, for another meeting, or too old. */
 export function verifyQrToken(secret: string, meetingId: number, token: string, now = Date.now()) {
   const m = /^NBQ1\.(\d{1,9})\.(\d{1,12})\.([A-Za-z0-9_-]{22})$/.exec(token.trim());
-  if (!m) throw badRequest("QR_TOKEN_INVALID", "签到二维码无效，请重新扫描现场的二维码。");
+  if (!m) throw new AppError("QR_TOKEN_INVALID");
   const [id, slot, sig] = [Number(m[1]), Number(m[2]), m[3]];
   const expected = Buffer.from(sign(secret, id, slot));
-  if (!timingSafeEqual(expected, Buffer.from(sig))) throw badRequest("QR_TOKEN_INVALID", "签到二维码无效，请重新扫描现场的二维码。");
-  if (id !== meetingId) throw badRequest("QR_TOKEN_WRONG_MEETING", "这个二维码不是本次会议的，请扫描本次会议现场的二维码。");
+  if (!timingSafeEqual(expected, Buffer.from(sig))) throw new AppError("QR_TOKEN_INVALID");
+  if (id !== meetingId) throw new AppError("QR_TOKEN_WRONG_MEETING");
   const current = Math.floor(now / QR_SLOT_MS);
-  if (slot > current) throw badRequest("QR_TOKEN_INVALID", "签到二维码无效，请重新扫描现场的二维码。");
-  if (current - slot > 1) throw badRequest("QR_TOKEN_EXPIRED", "签到二维码已过期，请扫描屏幕上最新的二维码。");
+  if (slot > current) throw new AppError("QR_TOKEN_INVALID");
+  if (current - slot > 1) throw new AppError("QR_TOKEN_EXPIRED");
 }
 
 /**
@@ -49,9 +49,9 @@ export function issueDisplayKey(secret: string, meetingId: number, until: Date) 
 /** Throws 403 QR_LINK_INVALID for a forged key, 410 QR_LINK_EXPIRED after its time. */
 export function verifyDisplayKey(secret: string, meetingId: number, key: string, now = Date.now()) {
   const m = /^(\d{1,12})\.([A-Za-z0-9_-]{22})$/.exec(key);
-  const bad = () => new AppError(403, "QR_LINK_INVALID", "签到码链接无效，请在机器人私聊中重新发送“签到码”获取。");
+  const bad = () => new AppError("QR_LINK_INVALID");
   if (!m) throw bad();
   const expected = Buffer.from(createHmac("sha256", secret).update(`qr-display:${meetingId}:${m[1]}`).digest("base64url").slice(0, 22));
   if (!timingSafeEqual(expected, Buffer.from(m[2]))) throw bad();
-  if (Number(m[1]) * 1000 < now) throw new AppError(410, "QR_LINK_EXPIRED", "签到已经结束，签到码链接已失效。");
+  if (Number(m[1]) * 1000 < now) throw new AppError("QR_LINK_EXPIRED");
 }

@@ -3,7 +3,7 @@
 // window, the scope and the QR token live here; attendance is written through attendance.ts like every channel's.
 import QRCode from "qrcode";
 import type { Meeting, Prisma, PrismaClient } from "../db/index.ts";
-import { AppError, badRequest, forbidden, notFound } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { memberMayAttend, recordCheckins, requestLeave, type CheckinOutcome } from "./attendance.ts";
 import { pathIds } from "./notices.ts";
 import { issueQrToken, verifyQrToken } from "./qr.ts";
@@ -21,11 +21,7 @@ export interface MemberLogin {
 const SCOPED_STATUSES = new Set(["ACTIVE", "PROBATIONARY"]);
 
 export const memberNotLinked = () =>
-  new AppError(
-    403,
-    "MEMBER_NOT_LINKED",
-    "您还没有绑定党员身份：请在小程序“绑定党员身份”中填写支部编码、姓名和手机号后四位完成绑定（支部编码可向支部书记索取），或请支部书记在群里为您“登记”。",
-  );
+  new AppError("MEMBER_NOT_LINKED");
 
 export async function loadLinkedMember(tx: Tx, login: MemberLogin) {
   if (login.memberId == null) throw memberNotLinked();
@@ -35,7 +31,7 @@ export async function loadLinkedMember(tx: Tx, login: MemberLogin) {
   });
   if (!member) throw memberNotLinked();
   if (!SCOPED_STATUSES.has(member.status)) {
-    throw forbidden("MEMBER_INACTIVE", "您的党员信息目前不在支部名单中（如组织关系已转出），不能在小程序签到或请假；如有疑问请联系支部书记。");
+    throw new AppError("MEMBER_INACTIVE");
   }
   return member;
 }
@@ -57,8 +53,8 @@ function mayAttend(m: LinkedMember, unitPath: string) {
 
 async function meetingForMember(tx: Tx, m: LinkedMember, meetingId: number) {
   const meeting = await tx.meeting.findUnique({ where: { id: meetingId }, include: { orgUnit: { select: { id: true, name: true, path: true } } } });
-  if (!meeting) throw notFound("MEETING_NOT_FOUND", `没有找到编号为 ${meetingId} 的会议。`);
-  if (!mayAttend(m, meeting.orgUnit.path)) throw forbidden("OUT_OF_SCOPE", "这不是您所在支部（或上级单位）的会议，不能在这里签到或请假。");
+  if (!meeting) throw new AppError("MEETING_NOT_FOUND", `没有找到编号为 ${meetingId} 的会议。`);
+  if (!mayAttend(m, meeting.orgUnit.path)) throw new AppError("OUT_OF_SCOPE", "这不是您所在支部（或上级单位）的会议，不能在这里签到或请假。");
   return meeting;
 }
 
@@ -75,11 +71,11 @@ export function checkinState(m: Pick<Meeting, "status" | "checkinOpensAt" | "che
 function requireOpen(m: Pick<Meeting, "topic" | "status" | "checkinOpensAt" | "checkinClosesAt" | "finalizedAt">, now: Date) {
   switch (checkinState(m, now)) {
     case "CANCELLED":
-      throw new AppError(409, "MEETING_CANCELLED", `「${m.topic}」已经取消了，无需签到。`);
+      throw new AppError("MEETING_CANCELLED", `「${m.topic}」已经取消了，无需签到。`);
     case "CLOSED":
-      throw new AppError(409, "CHECKIN_CLOSED", `「${m.topic}」的签到已于 ${formatZhDateTime(m.checkinClosesAt, now)} 结束。`);
+      throw new AppError("CHECKIN_CLOSED", `「${m.topic}」的签到已于 ${formatZhDateTime(m.checkinClosesAt, now)} 结束。`);
     case "NOT_OPEN":
-      throw new AppError(409, "CHECKIN_NOT_OPEN", `「${m.topic}」的签到还没有开始，将于 ${formatZhDateTime(m.checkinOpensAt, now)}（北京时间）开放，请到时再来签到。`, {
+      throw new AppError("CHECKIN_NOT_OPEN", `「${m.topic}」的签到还没有开始，将于 ${formatZhDateTime(m.checkinOpensAt, now)}（北京时间）开放，请到时再来签到。`, {
         opensAt: m.checkinOpensAt.toISOString(),
       });
     case "OPEN":
@@ -97,7 +93,7 @@ export async function memberCheckin(tx: Tx, login: MemberLogin, meetingId: numbe
   const meeting = await meetingForMember(tx, member, meetingId);
   requireOpen(meeting, now);
   if (opts.qrToken) verifyQrToken(opts.qrSecret, meeting.id, opts.qrToken, now.getTime());
-  else if (meeting.qrRequired) throw badRequest("QR_TOKEN_REQUIRED", "本次会议需要现场扫码签到，请扫描会场屏幕上的二维码。");
+  else if (meeting.qrRequired) throw new AppError("QR_TOKEN_REQUIRED");
   const [outcome] = await recordCheckins(tx, [{ meetingId: meeting.id, memberId: member.id, identityId: login.identityId, groupId: null, source: "MINIPROGRAM", at: now }]);
   const row = await tx.attendance.findUniqueOrThrow({ where: { meetingId_memberId: { meetingId: meeting.id, memberId: member.id } }, select: { recordedAt: true, source: true } });
   return { outcome: outcome as CheckinOutcome, meeting, member, recordedAt: row.recordedAt, source: row.source };
@@ -138,8 +134,8 @@ export async function memberMeetings(tx: Tx, login: MemberLogin, opts: { recentD
  */
 export async function meetingQrCode(secret: string, meeting: Pick<Meeting, "id" | "topic" | "status" | "checkinOpensAt" | "checkinClosesAt" | "finalizedAt">, now = new Date()) {
   const state = checkinState(meeting, now);
-  if (state === "CANCELLED") throw new AppError(409, "MEETING_CANCELLED", `「${meeting.topic}」已经取消了，不需要签到二维码。`);
-  if (state === "CLOSED") throw new AppError(409, "CHECKIN_CLOSED", `「${meeting.topic}」的签到已于 ${formatZhDateTime(meeting.checkinClosesAt, now)} 结束，二维码不再提供。`);
+  if (state === "CANCELLED") throw new AppError("MEETING_CANCELLED", `「${meeting.topic}」已经取消了，不需要签到二维码。`);
+  if (state === "CLOSED") throw new AppError("CHECKIN_CLOSED", `「${meeting.topic}」的签到已于 ${formatZhDateTime(meeting.checkinClosesAt, now)} 结束，二维码不再提供。`);
   const issued = issueQrToken(secret, meeting.id, now.getTime());
   // The mini-program's scanner reads the token itself, so the code holds just the token.
   const svg = await QRCode.toString(issued.token, { type: "svg", errorCorrectionLevel: "M", margin: 2 });

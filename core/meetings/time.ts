@@ -7,7 +7,7 @@
 // Interpretation rules (see parseTimePrefix) are chosen so that a typo produces a clear error instead of a
 // meeting silently scheduled months away.
 
-import { AppError, badRequest } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 
 export const CHINA_OFFSET_MS = 8 * 3600_000;
 
@@ -79,10 +79,10 @@ export function chinaDayStart(d: Date): Date {
 
 // ---------------------------------------------------------------- errors
 
-const invalid = (message: string) => new AppError(400, "TIME_INVALID", message);
+const invalid = (message: string) => new AppError("TIME_INVALID", message);
 
 const hourMissing = (source: string) =>
-  badRequest("TIME_HOUR_MISSING", `“${source}”还没写几点钟。请写上具体时间，例如：明天19:30、11月28日 晚上7点半`);
+  new AppError("TIME_HOUR_MISSING", `“${source}”还没写几点钟。请写上具体时间，例如：明天19:30、11月28日 晚上7点半`);
 
 // ---------------------------------------------------------------- lexing helpers
 
@@ -443,15 +443,12 @@ export function parseFutureTime(text: string, now: Date): ParsedTime {
   const parsed = parseTimePrefix(text, now);
   if (!parsed) {
     const t = text.trim();
-    if (!t) throw badRequest("TIME_UNPARSEABLE", `请先写上时间，例如：${EXAMPLES}`);
+    if (!t) throw new AppError("TIME_UNPARSEABLE", `请先写上时间，例如：${EXAMPLES}`);
     const snippet = t.length > 12 ? `${t.slice(0, 12)}…` : t;
-    throw badRequest("TIME_UNPARSEABLE", `没看懂“${snippet}”开头的时间。请把时间写在最前面，例如：${EXAMPLES}`);
+    throw new AppError("TIME_UNPARSEABLE", `没看懂“${snippet}”开头的时间。请把时间写在最前面，例如：${EXAMPLES}`);
   }
   if (parsed.at.getTime() <= now.getTime() - PAST_SLACK_MS) {
-    throw badRequest(
-      "TIME_IN_PAST",
-      `时间“${parsed.source}”理解为 ${parsed.understood}，已经过去了。请写一个将来的时间，例如：明天19:30`,
-    );
+    throw new AppError("TIME_IN_PAST", `时间“${parsed.source}”理解为 ${parsed.understood}，已经过去了。请写一个将来的时间，例如：明天19:30`);
   }
   return parsed;
 }

@@ -1,8 +1,8 @@
 // Reading an uploaded import workbook (the roster, the organisation tree): the file is checked by its bytes, the header
 // is found among the first rows and mapped to known columns, and the data rows come back as plain cell values. Each
-// import keeps its own error codes ("<prefix>_FILE_INVALID", "_EMPTY", "_HEADER_INVALID", "_TOO_LARGE") and wording.
+// import keeps its own error codes ("<prefix>_FILE_INVALID", "_FILE_UNREADABLE", "_EMPTY", "_HEADER_INVALID", "_TOO_LARGE") and wording.
 import ExcelJS from "exceljs";
-import { AppError, badRequest } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 
 export interface RawRow<K extends string> {
   /** The Excel row number, as the user sees it. */
@@ -11,8 +11,8 @@ export interface RawRow<K extends string> {
 }
 
 export interface SheetSpec<K extends string> {
-  /** "ROSTER" or "ORG_IMPORT": the stem of the error codes. */
-  codePrefix: string;
+  /** "ROSTER" or "ORG_IMPORT": the stem of the error codes (each has its own entries in the catalog). */
+  codePrefix: "ROSTER" | "ORG_IMPORT";
   /** "名单模板", "组织架构模板": what the messages tell the user to fill in. */
   template: string;
   /** What goes in the rows, for the empty-sheet message ("党员信息", "单位"). */
@@ -62,19 +62,21 @@ export const cellText = (v: unknown): string => {
 
 /** The first sheet's data rows under its header; refuses what is not a readable .xlsx, a bad header and too many rows. */
 export async function readImportSheet<K extends string>(bytes: Buffer, spec: SheetSpec<K>): Promise<{ sheet: string; rows: RawRow<K>[]; ignoredColumns: string[]; skipped: number[] }> {
-  const fileInvalid = (status: 400 | 415, message: string) => new AppError(status, `${spec.codePrefix}_FILE_INVALID`, message);
-  if (bytes.length === 0) throw badRequest(`${spec.codePrefix}_FILE_INVALID`, "上传的文件是空的，请重新选择文件。");
-  if (isOle(bytes)) throw fileInvalid(415, "暂不支持旧版 Excel（.xls）文件，请在 Excel 中“另存为” .xlsx 格式后再上传。");
-  if (!isZip(bytes)) throw fileInvalid(415, `上传的文件不是 Excel（.xlsx）文件，请使用${spec.template}填写后上传。`);
+  // Not an .xlsx at all is 415 (…_FILE_INVALID); an .xlsx that cannot be read is 400 (…_FILE_UNREADABLE).
+  const fileInvalid = (message: string) => new AppError(`${spec.codePrefix}_FILE_INVALID`, message);
+  const fileUnreadable = (message: string) => new AppError(`${spec.codePrefix}_FILE_UNREADABLE`, message);
+  if (bytes.length === 0) throw fileUnreadable("上传的文件是空的，请重新选择文件。");
+  if (isOle(bytes)) throw fileInvalid("暂不支持旧版 Excel（.xls）文件，请在 Excel 中“另存为” .xlsx 格式后再上传。");
+  if (!isZip(bytes)) throw fileInvalid(`上传的文件不是 Excel（.xlsx）文件，请使用${spec.template}填写后上传。`);
   const wb = new ExcelJS.Workbook();
   try {
     await wb.xlsx.load(bytes as unknown as ArrayBuffer);
   } catch {
-    throw fileInvalid(400, "无法读取该 Excel 文件，文件可能已损坏，请用 Excel 打开确认后另存为 .xlsx 再上传。");
+    throw fileUnreadable("无法读取该 Excel 文件，文件可能已损坏，请用 Excel 打开确认后另存为 .xlsx 再上传。");
   }
   const ws = wb.worksheets[0];
-  if (!ws) throw fileInvalid(400, `该 Excel 文件中没有工作表，请使用${spec.template}填写后上传。`);
-  if (ws.actualRowCount === 0) throw badRequest(`${spec.codePrefix}_EMPTY`, `第一个工作表是空的，请在${spec.template}中填写${spec.contents}后再上传。`);
+  if (!ws) throw fileUnreadable(`该 Excel 文件中没有工作表，请使用${spec.template}填写后上传。`);
+  if (ws.actualRowCount === 0) throw new AppError(`${spec.codePrefix}_EMPTY`, `第一个工作表是空的，请在${spec.template}中填写${spec.contents}后再上传。`);
 
   let headerRow = 0;
   const columnAt = new Map<number, K>();
@@ -100,12 +102,12 @@ export async function readImportSheet<K extends string>(bytes: Buffer, spec: She
   const expected = spec.order.map((k) => spec.titles[k]);
   const missing = spec.required.filter((k) => !present.includes(k)).map((k) => spec.titles[k]);
   if (missing.length) {
-    throw badRequest(`${spec.codePrefix}_HEADER_INVALID`, `表头缺少必填列：${missing.join("、")}。请使用${spec.template}，第一行为表头（${expected.join("、")}）。`, { missing, expected });
+    throw new AppError(`${spec.codePrefix}_HEADER_INVALID`, `表头缺少必填列：${missing.join("、")}。请使用${spec.template}，第一行为表头（${expected.join("、")}）。`, { missing, expected });
   }
   const repeated = present.filter((k, i) => present.indexOf(k) !== i);
   if (repeated.length) {
     const names = [...new Set(repeated)].map((k) => spec.titles[k]);
-    throw badRequest(`${spec.codePrefix}_HEADER_INVALID`, `表头中有重复的列：${names.join("、")}，请每列只保留一个。`, { duplicated: names });
+    throw new AppError(`${spec.codePrefix}_HEADER_INVALID`, `表头中有重复的列：${names.join("、")}，请每列只保留一个。`, { duplicated: names });
   }
 
   const rows: RawRow<K>[] = [];
@@ -128,7 +130,7 @@ export async function readImportSheet<K extends string>(bytes: Buffer, spec: She
     }
     rows.push({ row: r, cells });
     if (rows.length > spec.maxRows) {
-      throw badRequest(`${spec.codePrefix}_TOO_LARGE`, `一次最多导入 ${spec.maxRows} 行，${spec.splitHint}`, { maxRows: spec.maxRows });
+      throw new AppError(`${spec.codePrefix}_TOO_LARGE`, `一次最多导入 ${spec.maxRows} 行，${spec.splitHint}`, { maxRows: spec.maxRows });
     }
   }
   return { sheet: ws.name, rows, ignoredColumns, skipped };

@@ -8,7 +8,7 @@
 // secretary only moves their own members.
 import { audit } from "../audit.ts";
 import type { Channel, Gender, MemberStatus, Prisma, PrismaClient } from "../db/index.ts";
-import { AppError, badRequest, forbidden, notFound } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { maskPhone } from "../complaints/view.ts";
 import { findUnitByCodeOrName } from "../chat/binding.ts";
 import { ROSTER_STATUSES } from "./roster.ts";
@@ -130,7 +130,7 @@ export async function listMembers(tx: Tx, holder: ScopeHolder, f: MemberFilter) 
   const and: Prisma.MemberWhereInput[] = [{ branch: subtreeWhere(holder) }];
   if (f.branchId != null) {
     const unit = await tx.orgUnit.findUnique({ where: { id: f.branchId }, select: { id: true, kind: true, path: true } });
-    if (!unit) throw notFound("ORG_UNIT_NOT_FOUND", "该单位不存在。");
+    if (!unit) throw new AppError("ORG_UNIT_NOT_FOUND", "该单位不存在。");
     if (!pathInScope(holder, unit.path)) throw outOfScope();
     and.push(unit.kind === "BRANCH" ? { branchId: unit.id } : unit.kind === "PARTY_GROUP" ? { partyGroupId: unit.id } : { branch: { path: { startsWith: unit.path } } });
   }
@@ -155,7 +155,7 @@ export async function listMembers(tx: Tx, holder: ScopeHolder, f: MemberFilter) 
 /** The member, 404 when missing and 403 when their current branch is outside the holder's subtree. */
 async function memberInScope(tx: Tx, holder: ScopeHolder, id: number) {
   const m = await tx.member.findUnique({ where: { id }, include: { branch: { select: { id: true, code: true, name: true, path: true } } } });
-  if (!m) throw notFound("MEMBER_NOT_FOUND", `没有找到编号为 ${id} 的党员。`);
+  if (!m) throw new AppError("MEMBER_NOT_FOUND", `没有找到编号为 ${id} 的党员。`);
   if (!pathInScope(holder, m.branch.path)) throw outOfScope();
   return m;
 }
@@ -206,14 +206,14 @@ function checkPhone(phone: string | null | undefined): string | null | undefined
   if (phone == null) return phone;
   const digits = phone.replace(/[\s\-－—]/g, "").replace(/^(\+?86)(?=1\d{10}$)/, "");
   if (digits === "") return null;
-  if (!MOBILE.test(digits)) throw new AppError(400, "PHONE_INVALID", `手机号“${phone}”有误，请填写 11 位大陆手机号（如 13800001234），不知道可留空。`);
+  if (!MOBILE.test(digits)) throw new AppError("PHONE_INVALID", `手机号“${phone}”有误，请填写 11 位大陆手机号（如 13800001234），不知道可留空。`);
   return digits;
 }
 
 function checkName(name: string): string {
   const n = name.replace(/\s+/g, " ").trim();
-  if (!n) throw badRequest("NAME_REQUIRED", "姓名不能为空。");
-  if (n.length > 30) throw badRequest("NAME_INVALID", "姓名最多 30 个字，请核对。");
+  if (!n) throw new AppError("NAME_REQUIRED");
+  if (n.length > 30) throw new AppError("NAME_INVALID", "姓名最多 30 个字，请核对。");
   return n;
 }
 
@@ -221,10 +221,10 @@ function checkName(name: string): string {
 function checkDay(day: string, what: string, now: Date, min = "1921-07-01"): string {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
   const dt = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : null;
-  if (!m || !dt || dt.toISOString().slice(0, 10) !== day) throw badRequest("DATE_INVALID", `${what}“${day}”不是有效的日期，请按 2024-07-01 的格式填写。`);
+  if (!m || !dt || dt.toISOString().slice(0, 10) !== day) throw new AppError("DATE_INVALID", `${what}“${day}”不是有效的日期，请按 2024-07-01 的格式填写。`);
   const today = chinaDay(now);
-  if (day > today) throw badRequest("DATE_IN_FUTURE", `${what}（${day}）不能晚于今天（${today}）。`);
-  if (day < min) throw badRequest("DATE_TOO_EARLY", `${what}（${day}）不能早于 ${min}，请核对。`);
+  if (day > today) throw new AppError("DATE_IN_FUTURE", `${what}（${day}）不能晚于今天（${today}）。`);
+  if (day < min) throw new AppError("DATE_TOO_EARLY", `${what}（${day}）不能早于 ${min}，请核对。`);
   return day;
 }
 
@@ -235,16 +235,16 @@ export const MAX_BACKDATE_DAYS = 90;
 function checkNotTooEarly(day: string, what: string, now: Date) {
   const earliest = chinaDay(new Date(now.getTime() - MAX_BACKDATE_DAYS * 86_400_000));
   if (day < earliest) {
-    throw badRequest("DATE_TOO_EARLY", `${what}（${day}）过早：最多只能补记 ${MAX_BACKDATE_DAYS} 天内的变更，最早可填 ${earliest}。更早的变更会改动已结束月份的应到人数和参会率。`, { earliest });
+    throw new AppError("DATE_TOO_EARLY", `${what}（${day}）过早：最多只能补记 ${MAX_BACKDATE_DAYS} 天内的变更，最早可填 ${earliest}。更早的变更会改动已结束月份的应到人数和参会率。`, { earliest });
   }
 }
 
 /** A branch the caller may put members in: active, a BRANCH, in scope. */
 async function branchInScope(tx: Tx, holder: ScopeHolder, branchId: number) {
   const unit = await tx.orgUnit.findUnique({ where: { id: branchId }, select: { id: true, code: true, name: true, kind: true, path: true, active: true } });
-  if (!unit || !unit.active) throw notFound("ORG_UNIT_NOT_FOUND", "该支部不存在或已撤销。");
-  if (!pathInScope(holder, unit.path)) throw forbidden("OUT_OF_SCOPE", `「${unit.name}」不在您的管辖范围内。`);
-  if (unit.kind !== "BRANCH") throw badRequest("NOT_A_BRANCH", `「${unit.name}」不是党支部，党员只能属于党支部。`);
+  if (!unit || !unit.active) throw new AppError("ORG_UNIT_NOT_FOUND", "该支部不存在或已撤销。");
+  if (!pathInScope(holder, unit.path)) throw new AppError("OUT_OF_SCOPE", `「${unit.name}」不在您的管辖范围内。`);
+  if (unit.kind !== "BRANCH") throw new AppError("NOT_A_BRANCH", `「${unit.name}」不是党支部，党员只能属于党支部。`);
   return unit;
 }
 
@@ -271,14 +271,14 @@ export function mayReceiveFrom(holder: ScopeHolder, root: { path: string } | nul
 
 /** 403 for a member beyond what the caller may receive, in words that say who can. */
 export const outsideCounty = (name: string, branchName: string) =>
-  forbidden("OUT_OF_SCOPE", `“${name}”目前在「${branchName}」，不在您所在县（区）的范围内，不能转入。跨县（区）的组织关系转接请由该党员所在县（区）的管理员办理。`);
+  new AppError("OUT_OF_SCOPE", `“${name}”目前在「${branchName}」，不在您所在县（区）的范围内，不能转入。跨县（区）的组织关系转接请由该党员所在县（区）的管理员办理。`);
 
 /** The party group, which must be an active group of `branchId` (null clears it). */
 async function groupOf(tx: Tx, branch: { id: number; name: string }, partyGroupId: number | null | undefined): Promise<number | null> {
   if (partyGroupId == null) return null;
   const g = await tx.orgUnit.findUnique({ where: { id: partyGroupId }, select: { id: true, kind: true, parentId: true, active: true } });
   if (!g || !g.active || g.kind !== "PARTY_GROUP" || g.parentId !== branch.id) {
-    throw badRequest("PARTY_GROUP_INVALID", `该党小组不属于「${branch.name}」，请选择「${branch.name}」下的党小组（不分党小组可不选）。`);
+    throw new AppError("PARTY_GROUP_INVALID", `该党小组不属于「${branch.name}」，请选择「${branch.name}」下的党小组（不分党小组可不选）。`);
   }
   return g.id;
 }
@@ -286,7 +286,7 @@ async function groupOf(tx: Tx, branch: { id: number; name: string }, partyGroupI
 /** Row lock on the member for the rest of the transaction: two changes at once cannot both close the same stint. */
 async function lockMember(tx: Prisma.TransactionClient, id: number) {
   const rows = await tx.$queryRaw<{ id: number }[]>`SELECT id FROM "Member" WHERE id = ${id} FOR UPDATE`;
-  if (rows.length === 0) throw notFound("MEMBER_NOT_FOUND", `没有找到编号为 ${id} 的党员。`);
+  if (rows.length === 0) throw new AppError("MEMBER_NOT_FOUND", `没有找到编号为 ${id} 的党员。`);
 }
 
 /**
@@ -308,7 +308,7 @@ async function closeStint(
 
 function checkAfterSince(rosterSince: Date | null, at: Date, what: string) {
   if (rosterSince && at <= rosterSince) {
-    throw badRequest("DATE_BEFORE_CURRENT", `${what}不能早于该党员现在状态的开始时间（${chinaDay(rosterSince)}），请核对。`);
+    throw new AppError("DATE_BEFORE_CURRENT", `${what}不能早于该党员现在状态的开始时间（${chinaDay(rosterSince)}），请核对。`);
   }
 }
 
@@ -329,10 +329,10 @@ export interface MemberInput {
 
 function checkBirthAndJoin(birthYear: number | null | undefined, joinedPartyOn: string | null | undefined, now: Date) {
   const thisYear = Number(chinaDay(now).slice(0, 4));
-  if (birthYear != null && (birthYear < 1900 || birthYear > thisYear)) throw badRequest("BIRTH_YEAR_INVALID", `出生年份应在 1900 至 ${thisYear} 之间。`);
+  if (birthYear != null && (birthYear < 1900 || birthYear > thisYear)) throw new AppError("BIRTH_YEAR_INVALID", `出生年份应在 1900 至 ${thisYear} 之间。`);
   if (joinedPartyOn != null) {
     checkDay(joinedPartyOn, "入党日期", now);
-    if (birthYear != null && Number(joinedPartyOn.slice(0, 4)) < birthYear + 14) throw badRequest("DATE_INVALID", `入党日期 ${joinedPartyOn} 与出生年份 ${birthYear} 不符，请核对。`);
+    if (birthYear != null && Number(joinedPartyOn.slice(0, 4)) < birthYear + 14) throw new AppError("DATE_INVALID", `入党日期 ${joinedPartyOn} 与出生年份 ${birthYear} 不符，请核对。`);
   }
 }
 
@@ -344,8 +344,8 @@ async function refuseDuplicate(tx: Tx, name: string, phone: string | null | unde
     select: { id: true, branchId: true, branch: { select: { name: true } } },
   });
   if (!same) return;
-  if (same.branchId === branchId) throw new AppError(409, "MEMBER_EXISTS", `「${same.branch.name}」名单中已有“${name}”（手机号 ${maskPhone(phone)}），请勿重复添加。`, { memberId: same.id });
-  throw new AppError(409, "MEMBER_EXISTS_ELSEWHERE", `“${name}”（手机号 ${maskPhone(phone)}）已在「${same.branch.name}」名单中。如组织关系转入本支部，请使用“组织关系转接”，不要重复添加。`, { memberId: same.id });
+  if (same.branchId === branchId) throw new AppError("MEMBER_EXISTS", `「${same.branch.name}」名单中已有“${name}”（手机号 ${maskPhone(phone)}），请勿重复添加。`, { memberId: same.id });
+  throw new AppError("MEMBER_EXISTS_ELSEWHERE", `“${name}”（手机号 ${maskPhone(phone)}）已在「${same.branch.name}」名单中。如组织关系转入本支部，请使用“组织关系转接”，不要重复添加。`, { memberId: same.id });
 }
 
 export async function createMember(prisma: PrismaClient, actor: MemberActor, input: MemberInput & { name: string; branchId: number }, now = new Date()): Promise<MemberDetail> {
@@ -460,19 +460,19 @@ export async function transferMemberIn(tx: Prisma.TransactionClient, actor: Memb
     if (!mayReceiveFrom(actor, await receivingRoot(tx, actor), m.branch.path)) throw outsideCounty(m.name, m.branch.name);
   }
   if (!ROSTER_STATUSES.includes(m.status)) {
-    throw badRequest("MEMBER_NOT_ON_ROSTER", `“${m.name}”目前为${STATUS_LABEL[m.status]}，不在名单中，不能办理组织关系转接。如需恢复，请先更改其状态。`);
+    throw new AppError("MEMBER_NOT_ON_ROSTER", `“${m.name}”目前为${STATUS_LABEL[m.status]}，不在名单中，不能办理组织关系转接。如需恢复，请先更改其状态。`);
   }
   let toId = input.toBranchId;
   if (toId == null) {
     const text = input.toBranch?.trim();
-    if (!text) throw badRequest("TRANSFER_DESTINATION_REQUIRED", "请选择转入的党支部（支部编号、编码或名称）。");
+    if (!text) throw new AppError("TRANSFER_DESTINATION_REQUIRED");
     toId = (await findUnitByCodeOrName(tx, text)).id;
   }
   const to = await branchInScope(tx, actor, toId);
-  if (to.id === m.branchId) throw badRequest("TRANSFER_SAME_BRANCH", `“${m.name}”已在「${to.name}」，无需转接。`);
+  if (to.id === m.branchId) throw new AppError("TRANSFER_SAME_BRANCH", `“${m.name}”已在「${to.name}」，无需转接。`);
   const partyGroupId = await groupOf(tx, to, input.partyGroupId);
   const at = input.effectiveAt ?? now;
-  if (at.getTime() > now.getTime() + 60_000) throw badRequest("DATE_IN_FUTURE", "转接生效时间不能晚于现在。");
+  if (at.getTime() > now.getTime() + 60_000) throw new AppError("DATE_IN_FUTURE", "转接生效时间不能晚于现在。");
   checkNotTooEarly(chinaDay(at), "转接生效时间", now);
   checkAfterSince(m.rosterSince, at, "转接生效时间");
   await closeStint(tx, m, at, "transfer", { branchId: to.id, partyGroupId, isSecretary: false, isCommittee: false, isGroupLeader: false });
@@ -519,12 +519,12 @@ export interface StatusInput {
 async function applyStatus(tx: Prisma.TransactionClient, actor: MemberActor, id: number, input: StatusInput, now: Date) {
   await lockMember(tx, id);
   const m = await memberInScope(tx, actor, id);
-  if (input.status === m.status) throw badRequest("STATUS_UNCHANGED", `“${m.name}”已是${STATUS_LABEL[m.status]}。`);
+  if (input.status === m.status) throw new AppError("STATUS_UNCHANGED", `“${m.name}”已是${STATUS_LABEL[m.status]}。`);
   const label = TRANSITIONS[m.status]?.[input.status];
-  if (!label) throw badRequest("STATUS_CHANGE_INVALID", `“${m.name}”目前为${STATUS_LABEL[m.status]}，不能改为${STATUS_LABEL[input.status]}。`);
+  if (!label) throw new AppError("STATUS_CHANGE_INVALID", `“${m.name}”目前为${STATUS_LABEL[m.status]}，不能改为${STATUS_LABEL[input.status]}。`);
   const day = checkDay(input.effectiveOn, `${label}日期`, now);
   checkNotTooEarly(day, `${label}日期`, now);
-  if (m.joinedPartyOn && day < dateOnly(m.joinedPartyOn)!) throw badRequest("DATE_TOO_EARLY", `${label}日期（${day}）不能早于入党日期（${dateOnly(m.joinedPartyOn)}）。`);
+  if (m.joinedPartyOn && day < dateOnly(m.joinedPartyOn)!) throw new AppError("DATE_TOO_EARLY", `${label}日期（${day}）不能早于入党日期（${dateOnly(m.joinedPartyOn)}）。`);
   const at = chinaMidnight(day);
   checkAfterSince(m.rosterSince, at, `${label}日期`);
   const fullMember = m.status === "PROBATIONARY" && input.status === "ACTIVE";

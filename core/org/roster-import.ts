@@ -24,7 +24,7 @@ import ExcelJS from "exceljs";
 import { cellText, readImportSheet, type RawRow as SheetRow } from "./excel-import.ts";
 import { audit } from "../audit.ts";
 import type { Gender, MemberStatus, Prisma, PrismaClient } from "../db/index.ts";
-import { AppError, badRequest } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { hasRoleAtLeast, pathInScope, type ScopeHolder } from "./scope.ts";
 import { mayReceiveFrom, receivingRoot, transferMemberIn } from "./members.ts";
 
@@ -63,7 +63,7 @@ const FIELD_LABEL = {
 
 // ───────────────────────────── errors ─────────────────────────────
 
-export const rosterFileMissing = () => badRequest("ROSTER_FILE_MISSING", "请选择要导入的 Excel 文件（表单字段 file）。");
+export const rosterFileMissing = () => new AppError("ROSTER_FILE_MISSING");
 
 // ───────────────────────────── the answer ─────────────────────────────
 
@@ -150,7 +150,7 @@ async function readSheet(bytes: Buffer) {
     maxRows: MAX_ROWS,
     splitHint: "请把名单拆成几个文件分批导入。",
   });
-  if (sheet.rows.length === 0) throw badRequest("ROSTER_EMPTY", "名单中没有党员数据，请在表头下方逐行填写后再上传。");
+  if (sheet.rows.length === 0) throw new AppError("ROSTER_EMPTY");
   return sheet;
 }
 
@@ -585,7 +585,7 @@ export async function importRoster(prisma: PrismaClient, actor: RosterActor, byt
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('netbranch:roster-import'))`;
       const { preview, writes } = await planRows(tx, actor, sheet, now);
       if (preview.counts.error > 0 && !opts.skipInvalid) {
-        throw new AppError(409, "ROSTER_HAS_ERRORS", `名单中有 ${preview.counts.error} 行有误，未导入任何数据。请按提示修改后重新上传，或选择“跳过有误的行”后导入其余的行。`, {
+        throw new AppError("ROSTER_HAS_ERRORS", `名单中有 ${preview.counts.error} 行有误，未导入任何数据。请按提示修改后重新上传，或选择“跳过有误的行”后导入其余的行。`, {
           counts: preview.counts,
           rows: preview.rows.filter((r) => r.action === "error"),
         });

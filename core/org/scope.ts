@@ -3,7 +3,7 @@
 import { CadreRole } from "../db/generated/enums.ts";
 import type { Prisma } from "../db/index.ts";
 import type { Database } from "../db/index.ts";
-import { AppError, notFound } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 
 export { CadreRole };
 
@@ -57,7 +57,7 @@ export function viaOrgUnit(holder: ScopeHolder): { orgUnit: Prisma.OrgUnitWhereI
   return { orgUnit: subtreeWhere(holder) };
 }
 
-export const outOfScope = () => new AppError(403, "OUT_OF_SCOPE", "无权访问该单位的数据");
+export const outOfScope = () => new AppError("OUT_OF_SCOPE");
 
 /**
  * Loads an active org unit and checks it is inside the holder's subtree: 404 when it does not exist, 403
@@ -68,7 +68,7 @@ export async function requireUnitInScope(db: Database, holder: ScopeHolder, unit
     where: { id: unitId },
     select: { id: true, code: true, name: true, kind: true, path: true, depth: true, parentId: true, active: true },
   });
-  if (!unit || !unit.active) throw notFound("ORG_UNIT_NOT_FOUND", "该单位不存在或已撤销");
+  if (!unit || !unit.active) throw new AppError("ORG_UNIT_NOT_FOUND");
   if (!pathInScope(holder, unit.path)) throw outOfScope();
   return unit;
 }

@@ -21,7 +21,7 @@ import { cellText, readImportSheet, type RawRow as SheetRow } from "./excel-impo
 import { audit } from "../audit.ts";
 import type { OrgKind } from "../db/generated/enums.ts";
 import type { Prisma, PrismaClient } from "../db/index.ts";
-import { AppError, badRequest } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { categoriesOf, JOINT_COMMITTEE, KIND_LABEL, ORG_CATEGORIES, placementProblem } from "./categories.ts";
 import { hasRoleAtLeast, pathInScope, type ScopeHolder } from "./scope.ts";
 import { insertUnit, moveSubtree, TREE_LOCK, UNIT_CODE_RE, UNIT_NAME_MAX, type OrgActor } from "./units.ts";
@@ -46,7 +46,7 @@ const COLUMN_ORDER = Object.keys(TREE_COLUMNS) as ColumnKey[];
 
 // ───────────────────────────── errors ─────────────────────────────
 
-export const treeFileMissing = () => badRequest("ORG_IMPORT_FILE_MISSING", "请选择要导入的 Excel 文件（表单字段 file）。");
+export const treeFileMissing = () => new AppError("ORG_IMPORT_FILE_MISSING");
 
 // ───────────────────────────── the answer ─────────────────────────────
 
@@ -155,7 +155,7 @@ async function readSheet(bytes: Buffer) {
     skip: (cells) => cellText(cells.code).toUpperCase().startsWith(EXAMPLE_PREFIX),
   });
   if (sheet.rows.length === 0) {
-    throw badRequest("ORG_IMPORT_EMPTY", skippedExamples.length ? "文件中只有模板示例行（编码以 EXAMPLE- 开头），示例不会被导入，请填写实际的单位后再上传。" : "文件中没有单位数据，请在表头下方逐行填写后再上传。");
+    throw new AppError("ORG_IMPORT_EMPTY", skippedExamples.length ? "文件中只有模板示例行（编码以 EXAMPLE- 开头），示例不会被导入，请填写实际的单位后再上传。" : "文件中没有单位数据，请在表头下方逐行填写后再上传。");
   }
   return { ...sheet, skippedExamples };
 }
@@ -583,7 +583,7 @@ export async function importTree(prisma: PrismaClient, actor: OrgActor, bytes: B
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${TREE_LOCK}))`;
       const { preview, writes, spans } = await planRows(tx, actor, sheet);
       if (preview.counts.error > 0 && !opts.skipInvalid) {
-        throw new AppError(409, "ORG_IMPORT_HAS_ERRORS", `组织架构中有 ${preview.counts.error} 行有误，未导入任何数据。请按提示修改后重新上传，或选择“跳过有误的行”后导入其余的行。`, {
+        throw new AppError("ORG_IMPORT_HAS_ERRORS", `组织架构中有 ${preview.counts.error} 行有误，未导入任何数据。请按提示修改后重新上传，或选择“跳过有误的行”后导入其余的行。`, {
           counts: preview.counts,
           rows: preview.rows.filter((r) => r.action === "error"),
         });
@@ -621,7 +621,7 @@ export async function importTree(prisma: PrismaClient, actor: OrgActor, bytes: B
             JOIN "OrgUnit" j ON j.id = s."jointId" JOIN "OrgUnit" v ON v.id = s."villageId"
            WHERE (s."jointId" = ANY(${movedIds}::int[]) OR s."villageId" = ANY(${movedIds}::int[])) AND j."parentId" IS DISTINCT FROM v."parentId"`;
         if (broken.length) {
-          throw new AppError(409, "ORG_IMPORT_SPAN_BROKEN", `联合党委“${broken[0].joint}”涵盖的“${broken[0].village}”导入后将不在同一乡镇，未导入任何数据。请同时调整联合党委涵盖的村。`, { spans: broken });
+          throw new AppError("ORG_IMPORT_SPAN_BROKEN", `联合党委“${broken[0].joint}”涵盖的“${broken[0].village}”导入后将不在同一乡镇，未导入任何数据。请同时调整联合党委涵盖的村。`, { spans: broken });
         }
       }
       const result: TreeImportResult = {

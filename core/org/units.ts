@@ -9,7 +9,7 @@
 import { audit } from "../audit.ts";
 import type { OrgKind } from "../db/generated/enums.ts";
 import type { Database, Prisma, PrismaClient } from "../db/index.ts";
-import { AppError, badRequest, forbidden, notFound } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import { OPEN_STATUSES } from "../complaints/state.ts";
 import { categoryAllowed, categoriesOf, JOINT_COMMITTEE, KIND_LABEL, placementProblem } from "./categories.ts";
 import { hasRoleAtLeast, outOfScope, pathInScope, requireUnitInScope, subtreeWhere, type CadreRole, type ScopeHolder } from "./scope.ts";
@@ -47,28 +47,28 @@ const ROLE_WORD: Record<CadreRole, string> = { COUNTY_ADMIN: "县级管理员", 
 
 export function requireRoleForKind(holder: ScopeHolder, kind: OrgKind) {
   const min = ROLE_FOR_KIND[kind];
-  if (!hasRoleAtLeast(holder, min)) throw forbidden("ROLE_REQUIRED", `只有${ROLE_WORD[min]}可以设立或调整${KIND_LABEL[kind]}。`);
+  if (!hasRoleAtLeast(holder, min)) throw new AppError("ROLE_REQUIRED", `只有${ROLE_WORD[min]}可以设立或调整${KIND_LABEL[kind]}。`);
 }
 
-export const unitCodeTaken = (code: string) => new AppError(409, "UNIT_CODE_TAKEN", `单位编码“${code}”已被使用，请换一个编码。`, { code });
+export const unitCodeTaken = (code: string) => new AppError("UNIT_CODE_TAKEN", `单位编码“${code}”已被使用，请换一个编码。`, { code });
 
 export function checkCode(code: string): string {
   const c = code.trim();
-  if (!UNIT_CODE_RE.test(c)) throw badRequest("UNIT_CODE_INVALID", "单位编码须为 1-32 位字母、数字、“-”或“_”，例如 T01-V03。");
+  if (!UNIT_CODE_RE.test(c)) throw new AppError("UNIT_CODE_INVALID");
   return c;
 }
 
 export function checkName(name: string): string {
   const n = name.replace(/\s+/g, " ").trim();
-  if (!n) throw badRequest("UNIT_NAME_INVALID", "单位名称不能为空。");
-  if (n.length > UNIT_NAME_MAX) throw badRequest("UNIT_NAME_INVALID", `单位名称最多 ${UNIT_NAME_MAX} 个字。`);
+  if (!n) throw new AppError("UNIT_NAME_INVALID", "单位名称不能为空。");
+  if (n.length > UNIT_NAME_MAX) throw new AppError("UNIT_NAME_INVALID", `单位名称最多 ${UNIT_NAME_MAX} 个字。`);
   return n;
 }
 
 export function checkCategory(kind: OrgKind, category: string | null): string | null {
   const c = category == null ? null : category.trim() || null;
   if (!categoryAllowed(kind, c)) {
-    throw badRequest("UNIT_CATEGORY_INVALID", `${KIND_LABEL[kind]}的类别只能是：${categoriesOf(kind).join("、")}（不填为默认）。`, { allowed: categoriesOf(kind) });
+    throw new AppError("UNIT_CATEGORY_INVALID", `${KIND_LABEL[kind]}的类别只能是：${categoriesOf(kind).join("、")}（不填为默认）。`, { allowed: categoriesOf(kind) });
   }
   return c;
 }
@@ -79,7 +79,7 @@ type UnitRow = Prisma.OrgUnitGetPayload<{ select: typeof UNIT_SELECT }>;
 /** A unit in the holder's subtree, active or not: 404 when it does not exist, 403 when it is elsewhere. */
 async function unitInScope(tx: Tx, holder: ScopeHolder, id: number): Promise<UnitRow> {
   const unit = await tx.orgUnit.findUnique({ where: { id }, select: UNIT_SELECT });
-  if (!unit) throw notFound("ORG_UNIT_NOT_FOUND", "该单位不存在");
+  if (!unit) throw new AppError("ORG_UNIT_NOT_FOUND", "该单位不存在");
   if (!pathInScope(holder, unit.path)) throw outOfScope();
   return unit;
 }
@@ -129,11 +129,11 @@ export async function orgTree(tx: Tx, holder: ScopeHolder, opts: { rootId?: numb
   let root: UnitRow | null;
   if (opts.rootId != null) {
     root = await unitInScope(tx, holder, opts.rootId);
-    if (!root.active && !opts.includeInactive) throw notFound("ORG_UNIT_NOT_FOUND", "该单位不存在或已撤销");
+    if (!root.active && !opts.includeInactive) throw new AppError("ORG_UNIT_NOT_FOUND");
   } else {
     if (!holder.orgPath) throw outOfScope();
     root = await tx.orgUnit.findFirst({ where: { path: holder.orgPath }, select: UNIT_SELECT });
-    if (!root) throw notFound("ORG_UNIT_NOT_FOUND", "您的账号所属单位不存在，请联系上级管理员。");
+    if (!root) throw new AppError("ORG_UNIT_NOT_FOUND", "您的账号所属单位不存在，请联系上级管理员。");
   }
   const rows = await tx.orgUnit.findMany({
     where: { path: { startsWith: root.path }, ...(opts.includeInactive ? {} : { active: true }) },
@@ -170,12 +170,7 @@ export async function leftInUnit(tx: Tx, id: number): Promise<LeftInUnit> {
 export async function refuseMovingPeopledGroup(tx: Tx, group: { id: number; name: string }) {
   const members = await tx.member.count({ where: { partyGroupId: group.id, status: { in: ["ACTIVE", "PROBATIONARY"] } } });
   if (members) {
-    throw new AppError(
-      409,
-      "UNIT_NOT_EMPTY",
-      `党小组“${group.name}”还有 ${members} 名党员，不能移到其他党支部。请先将这些党员调整到本支部的其他党小组（或不分党小组），或办理组织关系转接后再移动。`,
-      { left: { members } },
-    );
+    throw new AppError("UNIT_NOT_EMPTY", `党小组“${group.name}”还有 ${members} 名党员，不能移到其他党支部。请先将这些党员调整到本支部的其他党小组（或不分党小组），或办理组织关系转接后再移动。`, { left: { members } });
   }
 }
 
@@ -217,7 +212,7 @@ export async function insertUnit(tx: Prisma.TransactionClient, parent: { id: num
 
 /** Moves `unit` and its whole subtree under `parent`: path and depth of every unit rewritten in one statement. */
 export async function moveSubtree(tx: Prisma.TransactionClient, unit: { id: number; path: string; depth: number }, parent: { id: number; path: string; depth: number }) {
-  if (parent.path.startsWith(unit.path)) throw badRequest("UNIT_MOVE_INVALID", "不能把单位移到它自己或它的下级单位之下。");
+  if (parent.path.startsWith(unit.path)) throw new AppError("UNIT_MOVE_INVALID");
   const newPath = `${parent.path}${unit.id}/`;
   const delta = parent.depth + 1 - unit.depth;
   await tx.orgUnit.update({ where: { id: unit.id }, data: { parentId: parent.id } });
@@ -235,16 +230,16 @@ export async function checkSpans(tx: Tx, holder: ScopeHolder, joint: { id?: numb
   const ids = [...new Set(villageIds)];
   if (ids.length === 0) return ids;
   if (joint.kind !== "VILLAGE" || joint.category !== JOINT_COMMITTEE) {
-    throw badRequest("ORG_SPAN_INVALID", `只有联合党委可以涵盖村（社区），“${joint.name}”不是联合党委。`);
+    throw new AppError("ORG_SPAN_INVALID", `只有联合党委可以涵盖村（社区），“${joint.name}”不是联合党委。`);
   }
   const villages = await tx.orgUnit.findMany({ where: { id: { in: ids } }, select: UNIT_SELECT });
   for (const id of ids) {
     const v = villages.find((x) => x.id === id);
-    if (!v || !v.active) throw badRequest("ORG_SPAN_INVALID", `涵盖的村（ID ${id}）不存在或已撤销。`);
+    if (!v || !v.active) throw new AppError("ORG_SPAN_INVALID", `涵盖的村（ID ${id}）不存在或已撤销。`);
     if (!pathInScope(holder, v.path)) throw outOfScope();
-    if (v.id === joint.id) throw badRequest("ORG_SPAN_INVALID", "联合党委不能涵盖它自己。");
-    if (v.kind !== "VILLAGE" || v.category === JOINT_COMMITTEE) throw badRequest("ORG_SPAN_INVALID", `“${v.name}”不是村（社区），联合党委只能涵盖村（社区）。`);
-    if (v.parentId !== joint.parentId) throw badRequest("ORG_SPAN_INVALID", `“${v.name}”与联合党委不在同一个乡镇，联合党委只能涵盖本乡镇的村（社区）。`);
+    if (v.id === joint.id) throw new AppError("ORG_SPAN_INVALID", "联合党委不能涵盖它自己。");
+    if (v.kind !== "VILLAGE" || v.category === JOINT_COMMITTEE) throw new AppError("ORG_SPAN_INVALID", `“${v.name}”不是村（社区），联合党委只能涵盖村（社区）。`);
+    if (v.parentId !== joint.parentId) throw new AppError("ORG_SPAN_INVALID", `“${v.name}”与联合党委不在同一个乡镇，联合党委只能涵盖本乡镇的村（社区）。`);
   }
   return ids;
 }
@@ -292,7 +287,7 @@ export interface CreateUnitInput {
 }
 
 export async function createUnit(prisma: PrismaClient, actor: OrgActor, input: CreateUnitInput): Promise<OrgUnitDetail> {
-  if (input.kind === "CITY") throw badRequest("UNIT_KIND_INVALID", "市级单位只能在初始化时设立（npm run setup）。");
+  if (input.kind === "CITY") throw new AppError("UNIT_KIND_INVALID", "市级单位只能在初始化时设立（npm run setup）。");
   requireRoleForKind(actor, input.kind);
   const code = checkCode(input.code);
   const name = checkName(input.name);
@@ -301,9 +296,9 @@ export async function createUnit(prisma: PrismaClient, actor: OrgActor, input: C
     return await prisma.$transaction(async (tx) => {
       await lockTree(tx);
       const parent = await unitInScope(tx, actor, input.parentId);
-      if (!parent.active) throw badRequest("UNIT_PARENT_INACTIVE", `上级单位“${parent.name}”已撤销，不能在其下设立单位。`);
+      if (!parent.active) throw new AppError("UNIT_PARENT_INACTIVE", `上级单位“${parent.name}”已撤销，不能在其下设立单位。`);
       const problem = placementProblem(parent, input.kind, category);
-      if (problem) throw badRequest("UNIT_KIND_INVALID", problem);
+      if (problem) throw new AppError("UNIT_KIND_INVALID", problem);
       await requireFreeCode(tx, code);
       const spans = await checkSpans(tx, actor, { kind: input.kind, category, parentId: parent.id, name }, input.spans ?? []);
       const unit = await insertUnit(tx, parent, { code, name, kind: input.kind, category });
@@ -346,7 +341,7 @@ export async function updateUnit(prisma: PrismaClient, actor: OrgActor, id: numb
       const reactivating = patch.active === true && !unit.active;
       const changesShape = name !== undefined || code !== undefined || patch.parentId !== undefined || patch.category !== undefined || patch.spans !== undefined;
       if (!unit.active && !reactivating && (changesShape || patch.active === false)) {
-        throw new AppError(409, "UNIT_INACTIVE", `“${unit.name}”已撤销，请先恢复（active: true）再修改。`);
+        throw new AppError("UNIT_INACTIVE", `“${unit.name}”已撤销，请先恢复（active: true）再修改。`);
       }
 
       const data: Prisma.OrgUnitUpdateInput = {};
@@ -365,34 +360,29 @@ export async function updateUnit(prisma: PrismaClient, actor: OrgActor, id: numb
       let parent = unit.parentId == null ? null : await tx.orgUnit.findUniqueOrThrow({ where: { id: unit.parentId }, select: UNIT_SELECT });
       const moving = patch.parentId !== undefined && patch.parentId !== unit.parentId;
       if (moving) {
-        if (patch.parentId === unit.id) throw badRequest("UNIT_MOVE_INVALID", "不能把单位移到它自己之下。");
+        if (patch.parentId === unit.id) throw new AppError("UNIT_MOVE_INVALID", "不能把单位移到它自己之下。");
         parent = await unitInScope(tx, actor, patch.parentId!);
-        if (!parent.active) throw badRequest("UNIT_PARENT_INACTIVE", `上级单位“${parent.name}”已撤销，不能移到其下。`);
-        if (parent.path.startsWith(unit.path)) throw badRequest("UNIT_MOVE_INVALID", "不能把单位移到它自己的下级单位之下。");
+        if (!parent.active) throw new AppError("UNIT_PARENT_INACTIVE", `上级单位“${parent.name}”已撤销，不能移到其下。`);
+        if (parent.path.startsWith(unit.path)) throw new AppError("UNIT_MOVE_INVALID", "不能把单位移到它自己的下级单位之下。");
         if (unit.kind === "PARTY_GROUP") await refuseMovingPeopledGroup(tx, unit);
       }
       if (parent && (moving || data.category !== undefined)) {
         const problem = placementProblem(parent, unit.kind, category);
-        if (problem) throw badRequest("UNIT_KIND_INVALID", problem);
+        if (problem) throw new AppError("UNIT_KIND_INVALID", problem);
       }
       if (reactivating && parent && !parent.active) {
-        throw badRequest("UNIT_PARENT_INACTIVE", `上级单位“${parent.name}”已撤销，请先恢复上级单位。`);
+        throw new AppError("UNIT_PARENT_INACTIVE", `上级单位“${parent.name}”已撤销，请先恢复上级单位。`);
       }
 
       if (patch.active === false && unit.active) {
-        if (actor.orgPath === unit.path) throw forbidden("UNIT_IS_OWN", "不能撤销您本人账号所在的单位，请由上级管理员操作。");
+        if (actor.orgPath === unit.path) throw new AppError("UNIT_IS_OWN");
         const left = await leftInUnit(tx, unit.id);
         if (left.children || left.members || left.groups || left.openComplaints || left.cadres) {
           const cadres = left.cadres
             ? await tx.cadreUser.findMany({ where: { orgUnitId: unit.id, active: true }, select: { id: true, username: true, displayName: true }, orderBy: { id: "asc" } })
             : [];
           const who = cadres.length ? `（干部账号：${cadres.map((c) => `${c.displayName}（${c.username}）`).join("、")}）` : "";
-          throw new AppError(
-            409,
-            "UNIT_NOT_EMPTY",
-            `“${unit.name}”${leftText(left)}${who}，暂不能撤销。请先调整或撤销下级单位、转出党员、解绑群、办结诉求，并停用或调整这些干部账号。`,
-            { left, cadres },
-          );
+          throw new AppError("UNIT_NOT_EMPTY", `“${unit.name}”${leftText(left)}${who}，暂不能撤销。请先调整或撤销下级单位、转出党员、解绑群、办结诉求，并停用或调整这些干部账号。`, { left, cadres });
         }
         data.active = false;
         data.deactivatedAt = new Date();
@@ -408,13 +398,13 @@ export async function updateUnit(prisma: PrismaClient, actor: OrgActor, id: numb
         const spans = await checkSpans(tx, actor, { id: unit.id, kind: unit.kind, category, parentId: parent?.id ?? null, name: name ?? unit.name }, patch.spans);
         await setSpans(tx, unit.id, spans);
       } else if (data.category !== undefined && category !== JOINT_COMMITTEE && before.spans.length) {
-        throw badRequest("ORG_SPAN_INVALID", `“${unit.name}”还涵盖 ${before.spans.length} 个村，改为其他类别前请先清除涵盖的村（spans: []）。`);
+        throw new AppError("ORG_SPAN_INVALID", `“${unit.name}”还涵盖 ${before.spans.length} 个村，改为其他类别前请先清除涵盖的村（spans: []）。`);
       }
       if (moving) {
         const broken = await brokenSpans(tx, unit.id);
         if (broken.length) {
           const b = broken[0];
-          throw new AppError(409, "ORG_SPAN_BROKEN", `联合党委“${b.joint}”涵盖的“${b.village}”移动后将不在同一乡镇，请先调整联合党委涵盖的村。`, { spans: broken });
+          throw new AppError("ORG_SPAN_BROKEN", `联合党委“${b.joint}”涵盖的“${b.village}”移动后将不在同一乡镇，请先调整联合党委涵盖的村。`, { spans: broken });
         }
       }
 

@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import type { BlobStore, StoredBlob } from "./index.ts";
 import { assertKey, diskLocation, parseLocation } from "./keys.ts";
 import { sniffImage } from "./images.ts";
@@ -33,7 +33,7 @@ export class DiskBlobStore implements BlobStore {
   pathOf(key: string): string {
     assertKey(key);
     const file = path.resolve(this.root, ...key.split("/"));
-    if (!file.startsWith(this.root + path.sep)) throw new AppError(400, "INVALID_STORAGE_KEY", "文件名不合法", { key: key.slice(0, 100) });
+    if (!file.startsWith(this.root + path.sep)) throw new AppError("INVALID_STORAGE_KEY", undefined, { key: key.slice(0, 100) });
     return file;
   }
 

@@ -1,6 +1,6 @@
 // Upload limits shared by every way a file comes in (mini-program multipart upload, a photo sent in a chat): a size
 // cap and an image type decided by the file's own first bytes, never by the name or the declared type.
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 
 export type ImageMime = "image/jpeg" | "image/png" | "image/gif" | "image/webp" | "image/heic";
 
@@ -47,12 +47,12 @@ const megabytes = (n: number) => `${Number((n / 1024 / 1024).toFixed(1))} MB`;
 /** 413 FILE_TOO_LARGE; `size` when known (it is not while a stream is still being read). */
 export function fileTooLarge(maxBytes: number, size?: number): AppError {
   const got = size === undefined ? "" : `，这个文件有 ${megabytes(size)}`;
-  return new AppError(413, "FILE_TOO_LARGE", `文件太大了：最大 ${megabytes(maxBytes)}${got}，请压缩后再上传`, { maxBytes, ...(size === undefined ? {} : { size }) });
+  return new AppError("FILE_TOO_LARGE", `文件太大了：最大 ${megabytes(maxBytes)}${got}，请压缩后再上传`, { maxBytes, ...(size === undefined ? {} : { size }) });
 }
 
 /** 415 FILE_TYPE_NOT_ALLOWED. */
 export function fileTypeNotAllowed(): AppError {
-  return new AppError(415, "FILE_TYPE_NOT_ALLOWED", "只能上传图片（JPEG、PNG、GIF、WebP 或 HEIC 格式）", { allowed: [...ALLOWED_IMAGE_TYPES] });
+  return new AppError("FILE_TYPE_NOT_ALLOWED", undefined, { allowed: [...ALLOWED_IMAGE_TYPES] });
 }
 
 export interface CheckedImage extends ImageType {
@@ -66,7 +66,7 @@ export interface CheckedImage extends ImageType {
  */
 export function checkImage(data: Buffer, declaredMime?: string, opts: { maxBytes?: number } = {}): CheckedImage {
   const maxBytes = opts.maxBytes ?? DEFAULT_UPLOAD_MAX_BYTES;
-  if (data.length === 0) throw new AppError(400, "FILE_EMPTY", "文件是空的，请重新选择");
+  if (data.length === 0) throw new AppError("FILE_EMPTY");
   if (data.length > maxBytes) throw fileTooLarge(maxBytes, data.length);
   const type = sniffImage(data);
   if (!type) throw fileTypeNotAllowed();

@@ -1,7 +1,7 @@
 // Storage keys and locations. A key is what a caller chooses ("complaints/2026/11/<uuid>.jpg"); a location is what
 // a store answers for it ("disk:<key>", "s3:<bucket>/<key>") and what callers keep in the database.
 import { randomUUID } from "node:crypto";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import type { BlobStore } from "./index.ts";
 
 // A segment starts with a letter, digit or _ (so never "." / ".." nor a hidden or temp file) and uses only
@@ -14,7 +14,7 @@ const MAX_KEY_DEPTH = 8;
 export function assertKey(key: string): string {
   const segments = key.split("/");
   const ok = key.length > 0 && key.length <= MAX_KEY_LENGTH && segments.length <= MAX_KEY_DEPTH && segments.every((s) => SEGMENT.test(s));
-  if (!ok) throw new AppError(400, "INVALID_STORAGE_KEY", "文件名不合法", { key: key.slice(0, 100) });
+  if (!ok) throw new AppError("INVALID_STORAGE_KEY", undefined, { key: key.slice(0, 100) });
   return key;
 }
 

@@ -2,7 +2,7 @@
 // aws4fetch signs them (SigV4), Node's fetch sends them. Three calls are all we need; no SDK.
 import { createHash } from "node:crypto";
 import { AwsClient } from "aws4fetch";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 import type { BlobStore, StoredBlob } from "./index.ts";
 import { assertKey, parseLocation, s3Location } from "./keys.ts";
 
@@ -19,7 +19,7 @@ export interface S3BlobStoreOptions {
   timeoutMs?: number;
 }
 
-const unavailable = (cause: unknown) => new AppError(503, "STORAGE_UNAVAILABLE", "文件存储暂时不可用，请稍后再试", undefined, { cause });
+const unavailable = (cause: unknown) => new AppError("STORAGE_UNAVAILABLE", undefined, undefined, { cause });
 
 export class S3BlobStore implements BlobStore {
   readonly kind = "s3" as const;

@@ -2,7 +2,7 @@
 // in the body for errors (and historically with Content-Type text/plain), so the body decides, not the status.
 // The session_key in a successful answer is dropped here: we never store, log or return it.
 import type { Logger } from "../log.ts";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kernel/errors.ts";
 
 export interface MiniProgramConfig {
   WECHAT_API_BASE: string;
@@ -23,7 +23,7 @@ export interface MiniProgramClient {
 export const DEFAULT_WECHAT_TIMEOUT_MS = 5000;
 
 const wechatUnavailable = (cause?: unknown) =>
-  new AppError(503, "WECHAT_UNAVAILABLE", "暂时无法连接微信服务，请稍后再试", undefined, { cause });
+  new AppError("WECHAT_UNAVAILABLE", undefined, undefined, { cause });
 
 export function createMiniProgramClient(
   config: MiniProgramConfig,
@@ -39,7 +39,7 @@ export function createMiniProgramClient(
       const { WECHAT_MP_APPID: appid, WECHAT_MP_SECRET: secret } = config;
       if (!appid || !secret) {
         log.error("小程序登录未配置：请设置 WECHAT_MP_APPID 和 WECHAT_MP_SECRET");
-        throw new AppError(503, "MP_NOT_CONFIGURED", "小程序登录暂未开通，请联系管理员");
+        throw new AppError("MP_NOT_CONFIGURED");
       }
       const query = new URLSearchParams({ appid, secret, js_code: code, grant_type: "authorization_code" });
 
@@ -62,11 +62,11 @@ export function createMiniProgramClient(
         body = JSON.parse(text);
       } catch {
         log.error({ status, bytes: text.length }, "微信 code2Session 返回了无法解析的内容");
-        throw new AppError(502, "WECHAT_BAD_RESPONSE", "微信服务返回异常，请稍后再试");
+        throw new AppError("WECHAT_BAD_RESPONSE");
       }
       if (status !== 200) {
         log.error({ status, errcode: body?.errcode }, "微信 code2Session 返回了非 200 状态");
-        throw new AppError(502, "WECHAT_BAD_RESPONSE", "微信服务返回异常，请稍后再试");
+        throw new AppError("WECHAT_BAD_RESPONSE");
       }
 
       const errcode = typeof body.errcode === "number" ? body.errcode : Number(body.errcode ?? 0);
@@ -74,7 +74,7 @@ export function createMiniProgramClient(
 
       if (typeof body.openid !== "string" || !body.openid) {
         log.error({ status }, "微信 code2Session 成功应答中缺少 openid");
-        throw new AppError(502, "WECHAT_BAD_RESPONSE", "微信服务返回异常，请稍后再试");
+        throw new AppError("WECHAT_BAD_RESPONSE");
       }
       return { openid: body.openid, unionid: typeof body.unionid === "string" && body.unionid ? body.unionid : null };
     },
@@ -85,21 +85,21 @@ function mapErrcode(errcode: number, errmsg: string, log: Pick<Logger, "warn" | 
   switch (errcode) {
     case 40029: // invalid code: expired (~5 min), already used, or issued for another appid
     case 40163: // code been used
-      return new AppError(400, "MP_CODE_INVALID", "登录凭证无效或已过期，请重新进入小程序");
+      return new AppError("MP_CODE_INVALID");
     case 45011: // per-user minute quota
-      return new AppError(429, "MP_RATE_LIMITED", "登录过于频繁，请一分钟后再试", { retryAfterSeconds: 60 });
+      return new AppError("MP_RATE_LIMITED", undefined, { retryAfterSeconds: 60 });
     case 40226: // high-risk user intercepted by WeChat
-      return new AppError(403, "MP_USER_BLOCKED", "该微信账号暂时无法登录，请通过微信安全中心处理后重试");
+      return new AppError("MP_USER_BLOCKED");
     case -1: // system busy
       log.warn({ errcode, errmsg }, "微信系统繁忙");
-      return new AppError(503, "WECHAT_BUSY", "微信服务繁忙，请稍后再试", { retryAfterSeconds: 2 });
+      return new AppError("WECHAT_BUSY", undefined, { retryAfterSeconds: 2 });
     case 40013: // invalid appid
     case 40125: // invalid appsecret
       // Our configuration is wrong: every login will fail until an operator fixes it.
       log.error({ errcode, errmsg }, "小程序 AppID 或 AppSecret 配置错误：请检查 WECHAT_MP_APPID / WECHAT_MP_SECRET");
-      return new AppError(503, "MP_MISCONFIGURED", "小程序登录配置有误，请联系管理员");
+      return new AppError("MP_MISCONFIGURED");
     default:
       log.error({ errcode, errmsg }, "微信 code2Session 返回未知错误码");
-      return new AppError(502, "WECHAT_ERROR", "微信登录失败，请稍后再试");
+      return new AppError("WECHAT_ERROR");
   }
 }
